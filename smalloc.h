@@ -1,0 +1,1752 @@
+/* smalloc.h - v0.1.0 - RPC stub memory management as a fast, safe arena allocator.
+   Public domain or MIT, your choice: see the end of this file.
+
+   Do this in exactly one C file of your program:
+
+       #define SMALLOC_IMPLEMENTATION
+       #define SMALLOC_STB_DS_IMPLEMENTATION   (only if no other file compiles stb_ds)
+       #include "smalloc.h"
+
+   and include "smalloc.h" plainly everywhere else. The implementation needs C99 (or C++) and
+   stb_ds.h on the include path (Debian: libstb-dev; `pkg-config --cflags stb`); build with
+   -pthread on POSIX systems.
+
+CONTENTS
+   1. What it is          5. Thread-implicit allocation (RpcSm*)   9. Statuses
+   2. Options             6. Thread handles                        10. Threads
+   3. Environments        7. Client allocator pair                 11. Costs
+   4. Allocation sites    8. The raising family (RpcSs*)           12. Revision history
+
+1. WHAT IT IS
+   An *environment* (sm_env) is an arena: allocations are cheap bumps of a pointer inside chunks
+   obtained from a backing allocator, and everything is given back at once when the environment is
+   destroyed or reset. Freeing a block only *marks* it free (RpcSmFree), except that freeing the
+   block allocated last moves the bump back, so scoped temporaries cost nothing. Marking free is
+   checked exactly: a pointer that is not the start of a live block of the environment gets
+   SM_INVALID_ARG and changes nothing.
+   Like Microsoft RPC's stub memory package, a thread may have a *current* environment
+   (sm_enable_allocate ... sm_disable_allocate) that sm_allocate uses, and other threads may share
+   it through its thread handle (sm_get_thread_handle / sm_set_thread_handle).
+
+   RpcSmEnableAllocate      sm_enable_allocate        RpcSmGetThreadHandle      sm_get_thread_handle
+   RpcSmDisableAllocate     sm_disable_allocate       RpcSmSetThreadHandle      sm_set_thread_handle
+   RpcSmAllocate            sm_allocate               RpcSmSetClientAllocFree   sm_set_client_alloc_free
+   RpcSmFree                sm_free                   RpcSmSwapClientAllocFree  sm_swap_client_alloc_free
+   RpcSmClientFree          sm_client_free            RpcSs*                    sm_ss_*
+
+2. OPTIONS (define before including the header)
+   SMALLOC_IMPLEMENTATION          compile the implementation into this file.
+   SMALLOC_STB_DS_IMPLEMENTATION   also compile stb_ds's implementation here (with
+                                   SMALLOC_IMPLEMENTATION), for programs that do not already.
+   SMALLOC_STATIC                  give every function internal linkage (static); for programs
+                                   that include the implementation privately in one file.
+   SMALLOC_DEF                     the linkage of the public functions (default: extern, or static
+                                   with SMALLOC_STATIC); define it for dll export or visibility.
+   SMALLOC_ASSERT(x)               checks the library's own invariants (default: assert(x)).
+                                   Never used for anything a caller can get wrong: that is a status.
+   SMALLOC_NO_THREADS              build without threads: no locks, atomics or thread-local storage;
+                                   "the calling thread" is the whole program.
+   SMALLOC_C11_THREADS             use C11 <threads.h> instead of POSIX threads (non-Windows).
+   SMALLOC_DEFAULT_CHUNK_SIZE      the first chunk's size when sm_config.chunk_size is 0 (8192).
+   SMALLOC_REALLOC(p, n), SMALLOC_FREE(p)
+                                   the allocator of smalloc's bookkeeping (the stb_ds containers and
+                                   the table of thread handles; default realloc and free). Used for
+                                   stb_ds only when SMALLOC_STB_DS_IMPLEMENTATION compiles it here.
+   Version: SMALLOC_VERSION_MAJOR, _MINOR, _PATCH, SMALLOC_VERSION (MAJOR*10000 + MINOR*100 +
+   PATCH) and SMALLOC_VERSION_STRING.
+
+3. ENVIRONMENTS
+   sm_env_create(config, &status)   a new environment; config NULL means all defaults. Calls the
+       backing allocator once (for the environment itself). SM_INVALID_ARG for a config with
+       exactly one of alloc/free NULL, a flag this version does not support (SM_TRACK, SM_POISON,
+       SM_RECYCLE are reserved) or a report function; SM_OUT_OF_MEMORY when memory runs out.
+   sm_env_destroy(env)              releases every block and the environment; threads still
+       attached get SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG.
+   sm_env_reset(env)                releases every block but keeps the largest chunk for the next
+       allocations, so an environment reused per request stops calling the backing allocator.
+   sm_env_allocate(env, size, &status), sm_env_allocate_aligned(env, size, alignment, &status)
+       a block of at least size bytes (0 gives a unique block), aligned to alignof(max_align_t)
+       or to alignment (a power of two, else SM_INVALID_ARG). NULL with SM_OUT_OF_MEMORY when the
+       size overflows or the backing allocator fails; the environment is then unchanged.
+   sm_env_free(env, node)           marks node free. NULL: SM_OK. Anything but the start of a
+       live block of env (double free, interior pointer, another environment's block, malloc's
+       memory): SM_INVALID_ARG, nothing changed. The memory is reused only after reset/destroy,
+       except that freeing the last block allocated (by this thread) reclaims it, together with
+       the marked-free blocks right before it.
+   sm_env_stats(env, &stats)        live and marked-free blocks and bytes, bytes held from the
+       backing allocator (now and peak, environment and bookkeeping included) and chunk count.
+       Block bytes are usable sizes (rounded to the alignment granule). Exact while no other
+       thread allocates in env; a snapshot otherwise.
+   sm_env_handle(env)               the thread handle of env, for sm_set_thread_handle.
+   The backing allocator (sm_config.alloc/free/context) is called for chunks, for the
+   environment and for one small cursor per thread that allocates in it; free receives the size
+   that alloc was asked for. It must return memory aligned like malloc's.
+
+4. ALLOCATION SITES (PALLOCMEM's file and line)
+   sm_allocate_at, sm_env_allocate_at, and the macros SM_ALLOCATE, SM_ENV_ALLOCATE that pass
+   __FILE__ and __LINE__: when the allocation needs new memory, the backing allocator receives
+   that site (otherwise NULL and 0). sm_env_report returns SM_INVALID_ARG for an environment
+   created without SM_TRACK, which this version does not support yet.
+
+5. THREAD-IMPLICIT ALLOCATION (RpcSm*)
+   sm_enable_allocate(), sm_enable_allocate_with(config)   creates an environment owned by the
+       calling thread and makes it current; the previous current one (if any) comes back at the
+       matching disable. Statuses as sm_env_create.
+   sm_disable_allocate()            destroys the current environment, which the calling thread
+       must own (else SM_INVALID_ARG, nothing changed); SM_NO_ENVIRONMENT without one.
+   sm_allocate, sm_allocate_aligned, sm_free   as the sm_env_ twins, on the current environment;
+       without one: NULL + SM_NO_ENVIRONMENT / SM_NO_ENVIRONMENT (sm_free(NULL) is SM_OK).
+   A thread that exits still owning environments has them destroyed.
+
+6. THREAD HANDLES
+   sm_get_thread_handle(&status)    the current environment's handle; NULL + SM_OK without one.
+   sm_set_thread_handle(h)          makes h's environment current for the calling thread without
+       taking ownership; NULL detaches. A stale handle (its environment destroyed, even long ago
+       and its memory reused) gives SM_INVALID_HANDLE and changes nothing. A thread still attached
+       to a destroyed environment gets SM_INVALID_HANDLE from every call but sm_set_thread_handle.
+   Handles are checked by generation: each slot of the handle table serves an environment at a
+   time and its generation counter retires the slot before it could wrap (2^40 uses on 64-bit,
+   2^15 on 32-bit targets), so a stale handle is never mistaken for a live one.
+
+7. CLIENT ALLOCATOR PAIR
+   sm_set_client_alloc_free(alloc, free), sm_swap_client_alloc_free(alloc, free, &old_a, &old_f)
+       set the calling thread's pair (NULL functions: SM_INVALID_ARG); swap returns the pair in
+       force before, the default pair's functions when none was set.
+   sm_client_allocate(size), sm_client_free(ptr)   call the thread's pair. The default pair
+       allocates from the current environment when there is one, else with malloc (size 0 gives
+       1 byte) and free; sm_client_free returns the mark-free status (SM_OK otherwise).
+
+8. THE RAISING FAMILY (RpcSs*)
+   sm_ss_* behave as their sm_ twins but call the raise handler instead of returning a status
+   other than SM_OK. sm_set_raise_handler(handler) installs a process-wide handler and returns
+   the previous one (NULL for the default, which prints to stderr and aborts); NULL restores the
+   default. A handler may longjmp; if it returns, the library aborts.
+
+9. STATUSES
+   SM_OK (0), SM_INVALID_HANDLE (6), SM_OUT_OF_MEMORY (14), SM_INVALID_ARG (87), the values of
+   RPC_S_OK, ERROR_INVALID_HANDLE, RPC_S_OUT_OF_MEMORY and RPC_S_INVALID_ARG; and
+   SM_NO_ENVIRONMENT (1765), smalloc's own. sm_status_string names them. Every sm_status *status
+   parameter may be NULL.
+
+10. THREADS
+   Every function may be called from any thread. Several threads may allocate and mark free in
+   one environment at once, explicitly or attached through its handle: each thread bumps its own
+   cursor, so allocation takes no lock. sm_env_destroy, sm_env_reset and the owner's disable must
+   not run while another thread is inside a call on the same environment.
+   Thread exit is noticed through a POSIX thread-specific key, a C11 tss_t or a Win32 fiber-local
+   storage slot.
+
+11. COSTS
+   sm_env_allocate, sm_allocate: a bump in the calling thread's cursor; no lock, hash lookup or
+   system call unless a new chunk is needed. Chunks grow geometrically from chunk_size up to 256
+   times it; a request larger than a quarter of the next chunk gets a chunk of its own and
+   does not make later chunks larger.
+   sm_free: O(1) for a block of the calling thread's current chunk; otherwise a lock and a binary
+   search over the environment's chunks (few, since they grow geometrically).
+   Destroy and reset: proportional to the number of chunks.
+   Bookkeeping failures: stb_ds does not check realloc. smalloc grows its containers before it
+   changes anything, and when SMALLOC_STB_DS_IMPLEMENTATION compiles stb_ds here, a failed growth
+   returns to smalloc, which reports SM_OUT_OF_MEMORY with nothing changed. With a program's own
+   stb_ds implementation, its STBDS_REALLOC decides what a failure does.
+
+12. REVISION HISTORY
+   0.1.0  first release: environments, mark-free, thread handles, client pair, RpcSs family.
+*/
+#ifndef SMALLOC_H_INCLUDED
+#define SMALLOC_H_INCLUDED
+
+#include <stddef.h>
+
+#define SMALLOC_VERSION_MAJOR  0
+#define SMALLOC_VERSION_MINOR  1
+#define SMALLOC_VERSION_PATCH  0
+#define SMALLOC_VERSION        (SMALLOC_VERSION_MAJOR * 10000 + SMALLOC_VERSION_MINOR * 100 + SMALLOC_VERSION_PATCH)
+#define SMALLOC_VERSION_STRING "0.1.0"
+
+#ifndef SMALLOC_DEF
+#ifdef SMALLOC_STATIC
+#define SMALLOC_DEF static
+#else
+#define SMALLOC_DEF extern
+#endif
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The result of every call that can fail. The numbers are those of the Windows codes. */
+typedef enum sm_status {
+    SM_OK             = 0,    /* RPC_S_OK */
+    SM_INVALID_HANDLE = 6,    /* ERROR_INVALID_HANDLE: stale or destroyed environment */
+    SM_OUT_OF_MEMORY  = 14,   /* RPC_S_OUT_OF_MEMORY */
+    SM_INVALID_ARG    = 87,   /* RPC_S_INVALID_ARG */
+    SM_NO_ENVIRONMENT = 1765  /* the calling thread has no current environment */
+} sm_status;
+
+/* The name of a status ("SM_OK", ...); never NULL, "SM_UNKNOWN_STATUS" for other values. */
+SMALLOC_DEF const char *sm_status_string(sm_status status);
+
+typedef struct sm_env sm_env;
+typedef struct sm_handle_ *sm_thread_handle;
+
+/* Backing allocator: file and line name the allocation site that needed the memory, or are
+   NULL and 0; they are not kept after the call. free receives the size given to alloc. */
+typedef void *sm_backing_alloc_fn(void *context, size_t size, const char *file, int line);
+typedef void  sm_backing_free_fn(void *context, void *ptr, size_t size);
+typedef void  sm_report_fn(void *user, const char *file, int line, size_t blocks, size_t bytes);
+
+enum { SM_TRACK = 1, SM_POISON = 2, SM_RECYCLE = 4 };
+
+typedef struct sm_config {
+    size_t               chunk_size;   /* first chunk; 0: SMALLOC_DEFAULT_CHUNK_SIZE */
+    sm_backing_alloc_fn *alloc;        /* both NULL: malloc and free */
+    sm_backing_free_fn  *free;
+    void                *context;      /* passed to alloc and free */
+    unsigned             flags;        /* reserved: must be 0 in this version */
+    sm_report_fn        *report;       /* reserved: must be NULL in this version */
+    void                *report_user;
+} sm_config;
+
+typedef struct sm_stats {
+    size_t live_bytes;     /* blocks allocated and not marked free: usable bytes */
+    size_t live_blocks;
+    size_t freed_bytes;    /* blocks marked free, not yet reclaimed */
+    size_t freed_blocks;
+    size_t backing_bytes;  /* held from the backing allocator now */
+    size_t backing_peak;   /* the most ever held at once */
+    size_t chunks;         /* chunks held, spare and single-block ones included */
+} sm_stats;
+
+/* Creates an environment (config NULL: defaults). NULL on failure, with the reason in *status. */
+SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status);
+/* Releases every block and the environment itself. */
+SMALLOC_DEF sm_status sm_env_destroy(sm_env *env);
+/* Releases every block; keeps the largest chunk for later allocations. */
+SMALLOC_DEF sm_status sm_env_reset(sm_env *env);
+/* A block of at least size bytes aligned to alignof(max_align_t); NULL on failure. */
+SMALLOC_DEF void *sm_env_allocate(sm_env *env, size_t size, sm_status *status);
+/* The same with a power-of-two alignment. */
+SMALLOC_DEF void *sm_env_allocate_aligned(sm_env *env, size_t size, size_t alignment, sm_status *status);
+/* sm_env_allocate that passes its caller's site to the backing allocator. */
+SMALLOC_DEF void *sm_env_allocate_at(sm_env *env, size_t size, sm_status *status, const char *file, int line);
+/* Marks a block free (exactly checked); NULL is a no-op. */
+SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node);
+/* Fills *stats with the environment's figures. */
+SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats);
+/* The handle other threads attach to env with. NULL for env NULL. */
+SMALLOC_DEF sm_thread_handle sm_env_handle(sm_env *env);
+/* Leak report of an SM_TRACK environment: SM_INVALID_ARG for others (all, in this version). */
+SMALLOC_DEF sm_status sm_env_report(const sm_env *env, sm_report_fn *fn, void *user);
+
+/* RpcSmEnableAllocate: a new environment owned by the calling thread becomes current. */
+SMALLOC_DEF sm_status sm_enable_allocate(void);
+SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config);
+/* RpcSmDisableAllocate: destroys the current environment; the previous one becomes current. */
+SMALLOC_DEF sm_status sm_disable_allocate(void);
+/* RpcSmAllocate: a block from the current environment. */
+SMALLOC_DEF void *sm_allocate(size_t size, sm_status *status);
+SMALLOC_DEF void *sm_allocate_aligned(size_t size, size_t alignment, sm_status *status);
+SMALLOC_DEF void *sm_allocate_at(size_t size, sm_status *status, const char *file, int line);
+/* RpcSmFree: marks a block of the current environment free. */
+SMALLOC_DEF sm_status sm_free(void *node);
+
+#define SM_ALLOCATE(size, status)          sm_allocate_at((size), (status), __FILE__, __LINE__)
+#define SM_ENV_ALLOCATE(env, size, status) sm_env_allocate_at((env), (size), (status), __FILE__, __LINE__)
+
+/* RpcSmGetThreadHandle: the current environment's handle, NULL (and SM_OK) without one. */
+SMALLOC_DEF sm_thread_handle sm_get_thread_handle(sm_status *status);
+/* RpcSmSetThreadHandle: attach to h's environment without owning it; NULL detaches. */
+SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h);
+
+typedef void *sm_client_alloc_fn(size_t size);
+typedef void  sm_client_free_fn(void *ptr);
+/* RpcSmSetClientAllocFree: the calling thread's client pair. */
+SMALLOC_DEF sm_status sm_set_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free);
+/* RpcSmSwapClientAllocFree: sets the pair and returns the one in force before. */
+SMALLOC_DEF sm_status sm_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free,
+                                                sm_client_alloc_fn **old_alloc, sm_client_free_fn **old_free);
+/* Allocates with the calling thread's client pair (what a client stub calls). */
+SMALLOC_DEF void *sm_client_allocate(size_t size);
+/* RpcSmClientFree: frees with the calling thread's client pair. */
+SMALLOC_DEF sm_status sm_client_free(void *ptr);
+
+/* The raising family: a status other than SM_OK calls the raise handler, which must not return. */
+typedef void sm_raise_fn(sm_status status, const char *function);
+SMALLOC_DEF sm_raise_fn *sm_set_raise_handler(sm_raise_fn *handler);
+SMALLOC_DEF void  sm_ss_enable_allocate(void);
+SMALLOC_DEF void  sm_ss_disable_allocate(void);
+SMALLOC_DEF void *sm_ss_allocate(size_t size);
+SMALLOC_DEF void  sm_ss_free(void *node);
+SMALLOC_DEF sm_thread_handle sm_ss_get_thread_handle(void);
+SMALLOC_DEF void  sm_ss_set_thread_handle(sm_thread_handle h);
+SMALLOC_DEF void  sm_ss_set_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free);
+SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free,
+                                               sm_client_alloc_fn **old_alloc, sm_client_free_fn **old_free);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SMALLOC_H_INCLUDED */
+
+/* ======================================================================================== */
+/*                                     IMPLEMENTATION                                       */
+/* ======================================================================================== */
+#if defined(SMALLOC_IMPLEMENTATION) && !defined(SMALLOC_IMPLEMENTATION_INCLUDED)
+#define SMALLOC_IMPLEMENTATION_INCLUDED
+
+#include <limits.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifndef SMALLOC_ASSERT
+#include <assert.h>
+#define SMALLOC_ASSERT(x) assert(x)
+#endif
+#ifndef SMALLOC_DEFAULT_CHUNK_SIZE
+#define SMALLOC_DEFAULT_CHUNK_SIZE 8192
+#endif
+#if defined(SMALLOC_REALLOC) != defined(SMALLOC_FREE)
+#error "smalloc: define both SMALLOC_REALLOC and SMALLOC_FREE, or neither"
+#endif
+#ifndef SMALLOC_REALLOC
+#define SMALLOC_REALLOC(p, n) realloc((p), (n))
+#define SMALLOC_FREE(p)       free(p)
+#endif
+
+/* stb_ds holds the bookkeeping. When it is compiled here, its growth goes through
+   sm__stbds_realloc, which turns a failure into a jump back to the smalloc call that asked for
+   room (sm__reserve), so nothing has changed yet when SM_OUT_OF_MEMORY is returned. */
+#ifdef SMALLOC_STB_DS_IMPLEMENTATION
+static void *sm__stbds_realloc(void *p, size_t n);
+#define STBDS_REALLOC(context, p, n) ((void)(context), sm__stbds_realloc((p), (n)))
+#define STBDS_FREE(context, p)       ((void)(context), SMALLOC_FREE(p))
+#define STB_DS_IMPLEMENTATION
+#endif
+#include "stb_ds.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Platform layer: alignment, bit scans, atomics, locks, thread-local storage, thread exit. */
+/* ---------------------------------------------------------------------------------------- */
+
+#if defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define SM__MAX_ALIGN _Alignof(max_align_t)
+#elif defined(__cplusplus) && __cplusplus >= 201103L
+#define SM__MAX_ALIGN alignof(max_align_t)
+#else
+/* C99 has no max_align_t: take the strictest of the usual scalar types. */
+struct sm__align_probe { char c; union { long double ld; long long ll; double d; void *p; void (*f)(void); } u; };
+#define SM__MAX_ALIGN offsetof(struct sm__align_probe, u)
+#endif
+/* Every block starts on a granule and is a whole number of granules long. */
+#define SM__GRAIN     ((size_t)(SM__MAX_ALIGN < 8 ? 8 : SM__MAX_ALIGN))
+#define SM__WBITS     (sizeof(size_t) * CHAR_BIT)
+#define SM__NONE      ((size_t)-1)
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SM__LIKELY(x)   __builtin_expect(!!(x), 1)
+#define SM__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define SM__LIKELY(x)   (x)
+#define SM__UNLIKELY(x) (x)
+#endif
+
+static unsigned sm__ctz(size_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_ctzll((unsigned long long)x);
+#else
+    unsigned n = 0;
+    while (!(x & 1)) { x >>= 1; n++; }
+    return n;
+#endif
+}
+
+static unsigned sm__msb(size_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return 63u - (unsigned)__builtin_clzll((unsigned long long)x);
+#else
+    unsigned n = 0;
+    while (x >>= 1) n++;
+    return n;
+#endif
+}
+
+/* Relaxed loads and stores cost what plain ones do on the common targets; they make the
+   cursor and bitmap words readable by other threads (stats, mark-free) without data races. */
+#if defined(SMALLOC_NO_THREADS)
+#define SM__LOAD(p)         (*(p))
+#define SM__LOAD_ACQ(p)     (*(p))
+#define SM__STORE(p, v)     (*(p) = (v))
+#define SM__STORE_REL(p, v) (*(p) = (v))
+static size_t sm__fetch_or(size_t *p, size_t v)  { size_t o = *p; *p = o | v; return o; }
+static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; return o; }
+#define SM__EXCHANGE(p, v)  sm__exchange_fn((p), (v))
+#elif defined(__GNUC__) || defined(__clang__)
+#define SM__LOAD(p)         __atomic_load_n((p), __ATOMIC_RELAXED)
+#define SM__LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
+#define SM__STORE(p, v)     __atomic_store_n((p), (v), __ATOMIC_RELAXED)
+#define SM__STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define sm__fetch_or(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define sm__fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
+#define SM__EXCHANGE(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#else
+#error "smalloc: atomics need GCC or Clang builtins; define SMALLOC_NO_THREADS for other compilers"
+#endif
+
+#if defined(SMALLOC_NO_THREADS)
+#define SM__TLS
+#elif defined(__cplusplus) && __cplusplus >= 201103L
+#define SM__TLS thread_local
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define SM__TLS _Thread_local
+#else
+#define SM__TLS __thread
+#endif
+
+#if defined(SMALLOC_NO_THREADS)
+typedef int sm__mutex;
+#define SM__MUTEX_INIT 0
+static int  sm__mutex_init(sm__mutex *m)    { *m = 0; return 1; }
+static void sm__mutex_destroy(sm__mutex *m) { (void)m; }
+static void sm__lock(sm__mutex *m)          { (void)m; }
+static void sm__unlock(sm__mutex *m)        { (void)m; }
+#elif defined(_WIN32)
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#define SM__UNDEF_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#ifdef SM__UNDEF_LEAN_AND_MEAN
+#undef WIN32_LEAN_AND_MEAN
+#undef SM__UNDEF_LEAN_AND_MEAN
+#endif
+typedef SRWLOCK sm__mutex;
+#define SM__MUTEX_INIT SRWLOCK_INIT
+static int  sm__mutex_init(sm__mutex *m)    { InitializeSRWLock(m); return 1; }
+static void sm__mutex_destroy(sm__mutex *m) { (void)m; }
+static void sm__lock(sm__mutex *m)          { AcquireSRWLockExclusive(m); }
+static void sm__unlock(sm__mutex *m)        { ReleaseSRWLockExclusive(m); }
+#elif defined(SMALLOC_C11_THREADS)
+#include <threads.h>
+typedef mtx_t sm__mutex;
+static int  sm__mutex_init(sm__mutex *m)    { return mtx_init(m, mtx_plain) == thrd_success; }
+static void sm__mutex_destroy(sm__mutex *m) { mtx_destroy(m); }
+static void sm__lock(sm__mutex *m)          { mtx_lock(m); }
+static void sm__unlock(sm__mutex *m)        { mtx_unlock(m); }
+#else
+#include <pthread.h>
+typedef pthread_mutex_t sm__mutex;
+#define SM__MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
+static int  sm__mutex_init(sm__mutex *m)    { return pthread_mutex_init(m, NULL) == 0; }
+static void sm__mutex_destroy(sm__mutex *m) { pthread_mutex_destroy(m); }
+static void sm__lock(sm__mutex *m)          { pthread_mutex_lock(m); }
+static void sm__unlock(sm__mutex *m)        { pthread_mutex_unlock(m); }
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+/* Data structures                                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A chunk: memory from the backing allocator. A normal chunk holds many blocks and two
+   bitmaps with one bit per granule of its payload: `starts` marks where a block begins
+   (written only by the thread bumping the chunk) and `freed` which of them are marked free
+   (atomic read-modify-write, any thread). A single chunk holds one block and no bitmaps. */
+typedef struct sm__chunk {
+    size_t size;                  /* bytes obtained, as passed back to the backing free */
+    unsigned char *payload;       /* first granule (the block, for a single chunk) */
+    unsigned char *limit;         /* end of the payload */
+    uintptr_t used;               /* end of the last block once no cursor bumps here */
+    struct sm__cursor *cursor;    /* the cursor bumping here, or NULL */
+    size_t *starts, *freed;       /* nwords words each; NULL for a single chunk */
+    size_t nwords;
+    int single_freed;
+} sm__chunk;
+
+/* Each thread that allocates in an environment bumps its own cursor, so allocation needs no
+   lock; `top` is atomic because sm_env_stats reads it from other threads. */
+typedef struct sm__cursor {
+    uintptr_t top, end, base;     /* bump range in the current chunk; 0 without one */
+    size_t *starts;               /* the current chunk's start bitmap */
+    sm__chunk *chunk;
+    const void *thread;           /* the owning thread's identity: its sm__t */
+} sm__cursor;
+
+/* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
+   destroyed environment can still read its slot's generation: odd while an environment uses
+   the slot, bumped at create and at destroy. */
+typedef struct sm__slot {
+    uintptr_t gen;
+    sm_env *env;
+    size_t next_free;             /* free list: index + 1, 0 at the end */
+} sm__slot;
+
+struct sm__thread;
+
+struct sm_env {
+    uintptr_t handle;             /* (generation << SM__IDX_BITS) | (slot index + 1): unique */
+    sm__slot *slot;
+    struct sm__thread *owner;     /* the thread that enabled it, NULL for sm_env_create */
+    sm__mutex lock;               /* chunk directory, cursors, growth, figures */
+    sm_backing_alloc_fn *alloc;
+    sm_backing_free_fn *free;
+    void *context;
+    size_t next_size, max_size;   /* next normal chunk's size, and its cap */
+    sm__chunk **chunks;           /* stb_ds array sorted by address */
+    sm__chunk *spare;             /* kept by reset for the next chunk request */
+    sm__cursor **cursors;         /* stb_ds array */
+    size_t backing_bytes, backing_peak;
+};
+
+/* What a thread has attached: the environment and the generation its slot had then. */
+typedef struct sm__attach {
+    sm__slot *slot;               /* NULL: no current environment */
+    uintptr_t gen;
+    sm_env *env;
+} sm__attach;
+
+/* An environment the thread enabled, and what was current before it. */
+typedef struct sm__frame {
+    sm_env *env;
+    sm__attach prev;
+} sm__frame;
+
+/* The part of a thread's state that thread exit must see: heap-allocated, handed to the
+   thread-exit hook. */
+typedef struct sm__thread {
+    sm__frame *frames;            /* stb_ds array, oldest first */
+} sm__thread;
+
+typedef struct sm__jmp { jmp_buf buf; } sm__jmp;
+
+/* The calling thread's state. The first fields serve the allocation fast paths. */
+typedef struct sm__tls {
+    sm__cursor *cur;              /* this thread's cursor in the current environment, or NULL */
+    sm__attach at;                /* the current environment */
+    sm_env *xenv;                 /* last environment used through sm_env_*, */
+    uintptr_t xid;                /* its handle (tells a new environment at the same address), */
+    sm__cursor *xcur;             /* and this thread's cursor there */
+    sm__thread *rec;
+    sm_client_alloc_fn *client_alloc;
+    sm_client_free_fn *client_free;
+    sm__jmp *oom;                 /* where a failed stb_ds growth returns to */
+} sm__tls;
+
+static SM__TLS sm__tls sm__t;
+
+/* The handle table, under sm__global. */
+#define SM__PAGE_SLOTS 256u
+#define SM__IDX_BITS   (sizeof(uintptr_t) >= 8 ? 24u : 16u)
+#define SM__IDX_MASK   (((uintptr_t)1 << SM__IDX_BITS) - 1)
+#define SM__GEN_MAX    (UINTPTR_MAX >> SM__IDX_BITS)
+static sm__slot **sm__pages;
+static size_t sm__slot_count;
+static size_t sm__free_slot;
+static sm_raise_fn *sm__raise_handler;
+
+#if defined(SMALLOC_C11_THREADS) && !defined(SMALLOC_NO_THREADS) && !defined(_WIN32)
+static sm__mutex sm__global;
+static once_flag sm__global_once = ONCE_FLAG_INIT;
+static void sm__global_init(void) { (void)mtx_init(&sm__global, mtx_plain); }
+static void sm__global_lock(void) { call_once(&sm__global_once, sm__global_init); mtx_lock(&sm__global); }
+#else
+static sm__mutex sm__global = SM__MUTEX_INIT;
+static void sm__global_lock(void) { sm__lock(&sm__global); }
+#endif
+static void sm__global_unlock(void) { sm__unlock(&sm__global); }
+
+#if defined(SMALLOC_NO_THREADS)
+static sm_raise_fn *sm__exchange_fn(sm_raise_fn **p, sm_raise_fn *v) { sm_raise_fn *o = *p; *p = v; return o; }
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bookkeeping growth that can fail without harm                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+#ifdef SMALLOC_STB_DS_IMPLEMENTATION
+static void *sm__stbds_realloc(void *p, size_t n)
+{
+    void *q = SMALLOC_REALLOC(p, n);
+    if (!q && n && sm__t.oom)
+        longjmp(sm__t.oom->buf, 1);
+    return q;
+}
+#endif
+
+/* Makes room for `more` elements in the stb_ds array `arr` and stores the (maybe moved) array in
+   *out. Returns 0 when memory ran out; the array is then unchanged. Every stb_ds insertion of
+   smalloc is preceded by this, so no stb_ds macro ever grows an array by itself. */
+static int sm__reserve(void *arr, size_t elem, size_t more, void **out)
+{
+    sm__jmp guard;
+    sm__jmp *outer = sm__t.oom;
+    *out = arr;
+    if (arr && stbds_header(arr)->length + more <= stbds_header(arr)->capacity)
+        return 1;
+    if (setjmp(guard.buf)) {
+        sm__t.oom = outer;
+        return 0;
+    }
+    sm__t.oom = &guard;
+    *out = stbds_arrgrowf(arr, elem, more, 0);
+    sm__t.oom = outer;
+    return 1;
+}
+
+/* a + b, or 0 when it overflows: the one place where sizes are checked. */
+static int sm__add(size_t a, size_t b, size_t *sum)
+{
+    if (a > SIZE_MAX - b)
+        return 0;
+    *sum = a + b;
+    return 1;
+}
+
+/* size rounded up to whole granules (at least one), or 0 on overflow */
+static size_t sm__round(size_t size)
+{
+    size_t n;
+    if (!sm__add(size ? size : 1, SM__GRAIN - 1, &n))
+        return 0;
+    return n & ~(SM__GRAIN - 1);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Bitmaps                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static int sm__bit(const size_t *map, size_t i)
+{
+    return (int)((SM__LOAD(&map[i / SM__WBITS]) >> (i % SM__WBITS)) & 1u);
+}
+
+/* Start bits have a single writer, the owner of the chunk's cursor. */
+static void sm__set_start(size_t *map, size_t i)
+{
+    size_t *w = &map[i / SM__WBITS];
+    SM__STORE(w, SM__LOAD(w) | (size_t)1 << (i % SM__WBITS));
+}
+
+static void sm__clear_start(size_t *map, size_t i)
+{
+    size_t *w = &map[i / SM__WBITS];
+    SM__STORE(w, SM__LOAD(w) & ~((size_t)1 << (i % SM__WBITS)));
+}
+
+/* The first set bit in [from, to), or `to`. */
+static size_t sm__next_bit(const size_t *map, size_t from, size_t to)
+{
+    while (from < to) {
+        size_t w = SM__LOAD(&map[from / SM__WBITS]) >> (from % SM__WBITS);
+        if (w) {
+            size_t i = from + sm__ctz(w);
+            return i < to ? i : to;
+        }
+        from = (from / SM__WBITS + 1) * SM__WBITS;
+    }
+    return to;
+}
+
+/* The last set bit below `before`, or SM__NONE. */
+static size_t sm__prev_bit(const size_t *map, size_t before)
+{
+    while (before > 0) {
+        size_t i = before - 1, base = i / SM__WBITS * SM__WBITS;
+        unsigned shift = (unsigned)(SM__WBITS - 1 - i % SM__WBITS);
+        size_t w = SM__LOAD(&map[i / SM__WBITS]) << shift;
+        if (w)
+            return base + sm__msb(w) - shift;
+        before = base;
+    }
+    return SM__NONE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Handle table                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+static sm__slot *sm__slot_at(size_t i) { return &sm__pages[i / SM__PAGE_SLOTS][i % SM__PAGE_SLOTS]; }
+
+/* Gives env a slot and a handle; 0 when memory or the index space ran out. Global lock held. */
+static int sm__slot_acquire(sm_env *env)
+{
+    size_t i;
+    uintptr_t gen;
+    sm__slot *s;
+    if (sm__free_slot) {
+        i = sm__free_slot - 1;
+        s = sm__slot_at(i);
+        sm__free_slot = s->next_free;
+    } else {
+        if (sm__slot_count == (size_t)stbds_arrlen(sm__pages) * SM__PAGE_SLOTS) {
+            void *grown;
+            sm__slot *page;
+            if (sm__slot_count + SM__PAGE_SLOTS >= (size_t)SM__IDX_MASK)
+                return 0;
+            if (!sm__reserve(sm__pages, sizeof *sm__pages, 1, &grown))
+                return 0;
+            sm__pages = (sm__slot **)grown;
+            page = (sm__slot *)SMALLOC_REALLOC(NULL, SM__PAGE_SLOTS * sizeof *page);
+            if (!page)
+                return 0;
+            memset(page, 0, SM__PAGE_SLOTS * sizeof *page);
+            stbds_arrput(sm__pages, page);
+        }
+        i = sm__slot_count++;
+        s = sm__slot_at(i);
+    }
+    gen = SM__LOAD(&s->gen) + 1;
+    SM__STORE_REL(&s->gen, gen);
+    s->env = env;
+    env->slot = s;
+    env->handle = gen << SM__IDX_BITS | (uintptr_t)(i + 1);
+    return 1;
+}
+
+/* Makes every handle of env stale. A slot whose generation would wrap is retired for good. */
+static void sm__slot_release(sm_env *env)
+{
+    sm__slot *s = env->slot;
+    uintptr_t gen = SM__LOAD(&s->gen) + 1;
+    sm__global_lock();
+    SM__STORE_REL(&s->gen, gen);
+    s->env = NULL;
+    if (gen < SM__GEN_MAX) {
+        s->next_free = sm__free_slot;
+        sm__free_slot = (size_t)(env->handle & SM__IDX_MASK);
+    }
+    sm__global_unlock();
+}
+
+/* The live slot a handle names, or NULL. Global lock held. */
+static sm__slot *sm__slot_lookup(sm_thread_handle h)
+{
+    uintptr_t v = (uintptr_t)h, gen = v >> SM__IDX_BITS;
+    size_t i = (size_t)(v & SM__IDX_MASK);
+    sm__slot *s;
+    if (!i || i > sm__slot_count || !(gen & 1u))
+        return NULL;
+    s = sm__slot_at(i - 1);
+    return SM__LOAD(&s->gen) == gen ? s : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Chunks                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+#define SM__HEADER (((sizeof(sm__chunk) + SM__GRAIN - 1) / SM__GRAIN) * SM__GRAIN)
+#define SM__MIN_CHUNK ((size_t)256)
+
+static void *sm__backing_alloc(sm_env *env, size_t size, const char *file, int line)
+{
+    void *p = env->alloc(env->context, size, file, line);
+    if (p) {
+        env->backing_bytes += size;
+        if (env->backing_bytes > env->backing_peak)
+            env->backing_peak = env->backing_bytes;
+    }
+    return p;
+}
+
+static void sm__backing_free(sm_env *env, void *p, size_t size)
+{
+    env->backing_bytes -= size;
+    env->free(env->context, p, size);
+}
+
+/* A normal chunk of `size` bytes, bitmaps cleared. */
+static sm__chunk *sm__chunk_normal(sm_env *env, size_t size, const char *file, int line)
+{
+    /* each granule costs SM__GRAIN bytes and two bits: a quarter byte */
+    size_t room = size - SM__HEADER - SM__GRAIN - 2 * sizeof(size_t), q = 4 * SM__GRAIN + 1;
+    size_t granules = room / q * 4 + room % q * 4 / q, words, offset;
+    unsigned char *base = (unsigned char *)sm__backing_alloc(env, size, file, line);
+    sm__chunk *ch = (sm__chunk *)(void *)base;
+    if (!ch)
+        return NULL;
+    words = (granules + SM__WBITS - 1) / SM__WBITS;
+    offset = (SM__HEADER + 2 * words * sizeof(size_t) + SM__GRAIN - 1) / SM__GRAIN * SM__GRAIN;
+    ch->size = size;
+    ch->payload = base + offset;
+    ch->limit = ch->payload + granules * SM__GRAIN;
+    ch->used = (uintptr_t)ch->payload;
+    ch->cursor = NULL;
+    ch->starts = (size_t *)(void *)(base + SM__HEADER);
+    ch->freed = ch->starts + words;
+    ch->nwords = words;
+    ch->single_freed = 0;
+    memset(ch->starts, 0, 2 * words * sizeof(size_t));
+    SMALLOC_ASSERT((size_t)(ch->limit - base) <= size);
+    return ch;
+}
+
+static void sm__chunk_dispose(sm_env *env, sm__chunk *ch)
+{
+    sm__backing_free(env, ch, ch->size);
+}
+
+/* Index of the first chunk whose address is above p. */
+static size_t sm__dir_upper(const sm_env *env, uintptr_t p)
+{
+    size_t lo = 0, hi = (size_t)stbds_arrlen(env->chunks);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if ((uintptr_t)env->chunks[mid] <= p)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The chunk whose memory contains p, or NULL. Environment lock held. */
+static sm__chunk *sm__dir_find(const sm_env *env, uintptr_t p)
+{
+    size_t i = sm__dir_upper(env, p);
+    sm__chunk *ch;
+    if (i == 0)
+        return NULL;
+    ch = env->chunks[i - 1];
+    return p < (uintptr_t)ch + ch->size ? ch : NULL;
+}
+
+/* Room for one more chunk in the directory must have been reserved. */
+static void sm__dir_insert(sm_env *env, sm__chunk *ch)
+{
+    size_t i = sm__dir_upper(env, (uintptr_t)ch), n = stbds_arrlenu(env->chunks);
+    stbds_arrput(env->chunks, ch);
+    memmove(&env->chunks[i + 1], &env->chunks[i], (n - i) * sizeof *env->chunks);
+    env->chunks[i] = ch;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Cursors and allocation                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+static sm__cursor *sm__cursor_find(const sm_env *env)
+{
+    ptrdiff_t i;
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        if (env->cursors[i]->thread == (const void *)&sm__t)
+            return env->cursors[i];
+    return NULL;
+}
+
+static void sm__cursor_park(sm__cursor *c)
+{
+    SM__STORE(&c->top, (uintptr_t)0);
+    c->end = c->base = 0;
+    c->starts = NULL;
+    c->chunk = NULL;
+}
+
+static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
+{
+    if (c->chunk) {
+        c->chunk->used = SM__LOAD(&c->top);
+        c->chunk->cursor = NULL;
+    }
+    ch->cursor = c;
+    c->chunk = ch;
+    c->base = (uintptr_t)ch->payload;
+    c->end = (uintptr_t)ch->limit;
+    c->starts = ch->starts;
+    SM__STORE(&c->top, (uintptr_t)ch->used);
+}
+
+/* The common case, inlined into the allocation functions: a block of the granule alignment
+   from the cursor's chunk, or NULL when it does not fit (or size is 0: the slow path). */
+static
+#if defined(__GNUC__) || defined(__clang__)
+__inline__ __attribute__((always_inline))
+#endif
+void *sm__bump(sm__cursor *c, size_t size)
+{
+    uintptr_t top = SM__LOAD(&c->top);
+    if (SM__LIKELY(size - 1 < (size_t)(c->end - top))) {
+        /* size <= room and room is whole granules, so the rounding cannot overflow */
+        size_t n = (size + SM__GRAIN - 1) & ~(SM__GRAIN - 1);
+        sm__set_start(c->starts, (size_t)(top - c->base) / SM__GRAIN);
+        SM__STORE(&c->top, top + n);
+        return (void *)top;
+    }
+    return NULL;
+}
+
+/* Any size and alignment (alignment >= SM__GRAIN) from the cursor's chunk, or NULL. */
+static void *sm__bump_aligned(sm__cursor *c, size_t size, size_t alignment)
+{
+    uintptr_t top = SM__LOAD(&c->top), at;
+    size_t n = sm__round(size);
+    if (!c->chunk || !n)
+        return NULL;
+    at = (top + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
+    if (at < top || at > c->end || n > (size_t)(c->end - at))
+        return NULL;
+    sm__set_start(c->starts, (size_t)(at - c->base) / SM__GRAIN);
+    SM__STORE(&c->top, at + n);
+    return (void *)at;
+}
+
+/* A block that did not fit the cursor: a single chunk for a large request, else the spare or
+   a new normal chunk for the cursor. NULL + *status on failure, nothing changed. Lock held. */
+static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignment,
+                        sm_status *status, const char *file, int line)
+{
+    size_t need = sm__round(size);
+    sm__chunk *ch;
+    void *grown;
+    *status = SM_OUT_OF_MEMORY;
+    if (!need || !sm__add(need, alignment - SM__GRAIN, &need))
+        return NULL;
+    if (!sm__reserve(env->chunks, sizeof *env->chunks, 1, &grown))
+        return NULL;
+    env->chunks = (sm__chunk **)grown;
+    if (need > env->next_size / 4) {
+        /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
+        size_t total;
+        unsigned char *base, *block;
+        if (!sm__add(need, SM__HEADER, &total))
+            return NULL;
+        base = (unsigned char *)sm__backing_alloc(env, total, file, line);
+        if (!base)
+            return NULL;
+        ch = (sm__chunk *)(void *)base;
+        block = (unsigned char *)(((uintptr_t)base + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1));
+        ch->size = total;
+        ch->payload = block;
+        ch->limit = block + sm__round(size);
+        ch->used = (uintptr_t)ch->limit;
+        ch->cursor = NULL;
+        ch->starts = ch->freed = NULL;
+        ch->nwords = 0;
+        ch->single_freed = 0;
+        sm__dir_insert(env, ch);
+        *status = SM_OK;
+        return block;
+    }
+    if (env->spare && (size_t)(env->spare->limit - env->spare->payload) >= need) {
+        ch = env->spare;
+        env->spare = NULL;
+    } else {
+        ch = sm__chunk_normal(env, env->next_size, file, line);
+        if (!ch)
+            return NULL;
+        env->next_size = env->next_size > env->max_size / 2 ? env->max_size : env->next_size * 2;
+    }
+    sm__dir_insert(env, ch);
+    sm__cursor_install(c, ch);
+    *status = SM_OK;
+    return sm__bump_aligned(c, size, alignment);
+}
+
+/* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
+   or refills. *cursor receives the cursor for the caller's cache. Takes the lock. */
+static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_status *status,
+                               const char *file, int line, sm__cursor **cursor)
+{
+    sm__cursor *c;
+    void *p, *grown;
+    int fresh = 0;
+    sm_status st = SM_OUT_OF_MEMORY;
+    sm__lock(&env->lock);
+    c = sm__cursor_find(env);
+    if (!c && sm__reserve(env->cursors, sizeof *env->cursors, 1, &grown)) {
+        env->cursors = (sm__cursor **)grown;
+        c = (sm__cursor *)sm__backing_alloc(env, sizeof *c, file, line);
+        if (c) {
+            memset(c, 0, sizeof *c);
+            c->thread = (const void *)&sm__t;
+            stbds_arrput(env->cursors, c);
+            fresh = 1;
+        }
+    }
+    p = c ? sm__bump_aligned(c, size, alignment) : NULL;
+    if (p)
+        st = SM_OK;
+    else if (c)
+        p = sm__refill(env, c, size, alignment, &st, file, line);
+    if (!p && fresh) {
+        /* leave the environment exactly as it was */
+        (void)stbds_arrpop(env->cursors);
+        sm__backing_free(env, c, sizeof *c);
+        c = NULL;
+    }
+    sm__unlock(&env->lock);
+    *cursor = c;
+    if (status)
+        *status = st;
+    return p;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Mark-free                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+/* p lies in the cursor's own chunk, below its top: only this thread moves that top. */
+static sm_status sm__free_local(sm__cursor *c, uintptr_t p)
+{
+    size_t off = (size_t)(p - c->base), i, end, bit;
+    size_t *freed = c->chunk->freed;
+    if (off % SM__GRAIN)
+        return SM_INVALID_ARG;
+    i = off / SM__GRAIN;
+    end = (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN;
+    if (!sm__bit(c->starts, i) || sm__bit(freed, i))
+        return SM_INVALID_ARG;
+    if (sm__next_bit(c->starts, i + 1, end) < end) {
+        bit = (size_t)1 << (i % SM__WBITS);
+        return (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit) ? SM_INVALID_ARG : SM_OK;
+    }
+    /* the last block: move the bump back over it and the marked-free blocks before it */
+    sm__clear_start(c->starts, i);
+    for (;;) {
+        size_t j = sm__prev_bit(c->starts, i);
+        if (j == SM__NONE || !sm__bit(freed, j))
+            break;
+        sm__clear_start(c->starts, j);
+        (void)sm__fetch_and(&freed[j / SM__WBITS], ~((size_t)1 << (j % SM__WBITS)));
+        i = j;
+    }
+    SM__STORE(&c->top, c->base + i * SM__GRAIN);
+    return SM_OK;
+}
+
+static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
+{
+    return c && c->chunk && p >= c->base && p < SM__LOAD(&c->top);
+}
+
+/* Any other block: find its chunk under the lock. */
+static sm_status sm__free_slow(sm_env *env, uintptr_t p)
+{
+    sm_status st = SM_INVALID_ARG;
+    sm__cursor *c;
+    sm__chunk *ch;
+    sm__lock(&env->lock);
+    c = sm__cursor_find(env);
+    if (sm__in_cursor(c, p)) {
+        st = sm__free_local(c, p);
+    } else if ((ch = sm__dir_find(env, p)) != NULL) {
+        if (!ch->starts) {
+            if (p == (uintptr_t)ch->payload && !ch->single_freed) {
+                ch->single_freed = 1;
+                st = SM_OK;
+            }
+        } else if (p >= (uintptr_t)ch->payload && p < (uintptr_t)ch->limit &&
+                   (p - (uintptr_t)ch->payload) % SM__GRAIN == 0) {
+            size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
+            size_t bit = (size_t)1 << (i % SM__WBITS);
+            if (sm__bit(ch->starts, i) && !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit))
+                st = SM_OK;
+        }
+    }
+    sm__unlock(&env->lock);
+    return st;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Environments                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+static void *sm__malloc_backing(void *context, size_t size, const char *file, int line)
+{
+    (void)context; (void)file; (void)line;
+    return malloc(size);
+}
+
+static void sm__free_backing(void *context, void *ptr, size_t size)
+{
+    (void)context; (void)size;
+    free(ptr);
+}
+
+static sm_env *sm__env_new(const sm_config *config, sm_status *status)
+{
+    sm_config cfg;
+    sm_env *env;
+    size_t chunk;
+    int slotted;
+    *status = SM_INVALID_ARG;
+    if (config) {
+        cfg = *config;
+    } else {
+        memset(&cfg, 0, sizeof cfg);
+    }
+    if (!cfg.alloc != !cfg.free || cfg.flags || cfg.report)
+        return NULL;
+    if (!cfg.alloc) {
+        cfg.alloc = sm__malloc_backing;
+        cfg.free = sm__free_backing;
+    }
+    chunk = cfg.chunk_size ? cfg.chunk_size : (size_t)SMALLOC_DEFAULT_CHUNK_SIZE;
+    if (chunk < SM__MIN_CHUNK)
+        chunk = SM__MIN_CHUNK;
+    *status = SM_OUT_OF_MEMORY;
+    env = (sm_env *)cfg.alloc(cfg.context, sizeof *env, NULL, 0);
+    if (!env)
+        return NULL;
+    memset(env, 0, sizeof *env);
+    env->alloc = cfg.alloc;
+    env->free = cfg.free;
+    env->context = cfg.context;
+    env->next_size = chunk;
+    env->max_size = chunk > SIZE_MAX / 256 ? chunk : chunk * 256;
+    if (env->max_size > ((size_t)64 << 20))
+        env->max_size = chunk > ((size_t)64 << 20) ? chunk : ((size_t)64 << 20);
+    env->backing_bytes = env->backing_peak = sizeof *env;
+    if (!sm__mutex_init(&env->lock)) {
+        cfg.free(cfg.context, env, sizeof *env);
+        return NULL;
+    }
+    sm__global_lock();
+    slotted = sm__slot_acquire(env);
+    sm__global_unlock();
+    if (!slotted) {
+        sm__mutex_destroy(&env->lock);
+        cfg.free(cfg.context, env, sizeof *env);
+        return NULL;
+    }
+    *status = SM_OK;
+    return env;
+}
+
+/* Everything the environment holds goes back; handles to it become stale first. */
+static void sm__env_delete(sm_env *env)
+{
+    ptrdiff_t i;
+    sm_backing_free_fn *release = env->free;
+    void *context = env->context;
+    sm__slot_release(env);
+    for (i = 0; i < stbds_arrlen(env->chunks); i++)
+        sm__chunk_dispose(env, env->chunks[i]);
+    if (env->spare)
+        sm__chunk_dispose(env, env->spare);
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        sm__backing_free(env, env->cursors[i], sizeof(sm__cursor));
+    stbds_arrfree(env->chunks);
+    stbds_arrfree(env->cursors);
+    sm__mutex_destroy(&env->lock);
+    if (sm__t.xenv == env)
+        sm__t.xenv = NULL;
+    release(context, env, sizeof *env);
+}
+
+SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
+{
+    sm_status st;
+    sm_env *env = sm__env_new(config, &st);
+    if (status)
+        *status = st;
+    return env;
+}
+
+SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
+{
+    if (!env)
+        return SM_INVALID_ARG;
+    sm__env_delete(env);
+    return SM_OK;
+}
+
+SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
+{
+    ptrdiff_t i;
+    sm__chunk *keep;
+    if (!env)
+        return SM_INVALID_ARG;
+    sm__lock(&env->lock);
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        if (env->cursors[i]->chunk)
+            env->cursors[i]->chunk->used = SM__LOAD(&env->cursors[i]->top);
+    /* keep the largest normal chunk: the next round of a reused environment fits in it */
+    keep = env->spare;
+    for (i = 0; i < stbds_arrlen(env->chunks); i++) {
+        sm__chunk *ch = env->chunks[i];
+        if (ch->starts && (!keep || ch->size > keep->size)) {
+            if (keep)
+                sm__chunk_dispose(env, keep);
+            keep = ch;
+        } else {
+            sm__chunk_dispose(env, ch);
+        }
+    }
+    if (env->chunks)
+        stbds_header(env->chunks)->length = 0;
+    if (keep) {
+        /* clear only the bitmap words the blocks reached */
+        size_t words = ((size_t)(keep->used - (uintptr_t)keep->payload) / SM__GRAIN) / SM__WBITS + 1;
+        if (words > keep->nwords)
+            words = keep->nwords;
+        memset(keep->starts, 0, words * sizeof(size_t));
+        memset(keep->freed, 0, words * sizeof(size_t));
+        keep->used = (uintptr_t)keep->payload;
+        keep->cursor = NULL;
+    }
+    env->spare = keep;
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        sm__cursor_park(env->cursors[i]);
+    sm__unlock(&env->lock);
+    return SM_OK;
+}
+
+/* The calling thread's cursor in env if the cache knows it, else NULL. */
+static sm__cursor *sm__cached_cursor(const sm_env *env)
+{
+    return sm__t.xenv == env && sm__t.xid == env->handle ? sm__t.xcur : NULL;
+}
+
+static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
+                              const char *file, int line)
+{
+    sm__cursor *c;
+    void *p;
+    if (SM__UNLIKELY(!env || !alignment || (alignment & (alignment - 1)))) {
+        if (status)
+            *status = SM_INVALID_ARG;
+        return NULL;
+    }
+    if (alignment < SM__GRAIN)
+        alignment = SM__GRAIN;
+    c = sm__cached_cursor(env);
+    if (c && (p = sm__bump_aligned(c, size, alignment)) != NULL) {
+        if (status)
+            *status = SM_OK;
+        return p;
+    }
+    p = sm__allocate_slow(env, size, alignment, status, file, line, &c);
+    if (c) {
+        sm__t.xenv = env;
+        sm__t.xid = env->handle;
+        sm__t.xcur = c;
+    }
+    return p;
+}
+
+SMALLOC_DEF void *sm_env_allocate(sm_env *env, size_t size, sm_status *status)
+{
+    sm__cursor *c;
+    void *p;
+    if (SM__LIKELY(env != NULL) && (c = sm__cached_cursor(env)) != NULL && (p = sm__bump(c, size)) != NULL) {
+        if (status)
+            *status = SM_OK;
+        return p;
+    }
+    return sm__env_allocate(env, size, SM__GRAIN, status, NULL, 0);
+}
+
+SMALLOC_DEF void *sm_env_allocate_at(sm_env *env, size_t size, sm_status *status, const char *file, int line)
+{
+    return sm__env_allocate(env, size, SM__GRAIN, status, file, line);
+}
+
+SMALLOC_DEF void *sm_env_allocate_aligned(sm_env *env, size_t size, size_t alignment, sm_status *status)
+{
+    return sm__env_allocate(env, size, alignment, status, NULL, 0);
+}
+
+SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
+{
+    sm__cursor *c;
+    if (!env)
+        return SM_INVALID_ARG;
+    if (!node)
+        return SM_OK;
+    c = sm__cached_cursor(env);
+    if (sm__in_cursor(c, (uintptr_t)node))
+        return sm__free_local(c, (uintptr_t)node);
+    return sm__free_slow(env, (uintptr_t)node);
+}
+
+/* Adds a normal chunk's blocks to the figures. */
+static void sm__census(const sm__chunk *ch, sm_stats *s)
+{
+    uintptr_t used = ch->cursor ? SM__LOAD(&ch->cursor->top) : ch->used;
+    size_t end = (size_t)(used - (uintptr_t)ch->payload) / SM__GRAIN;
+    size_t i = sm__next_bit(ch->starts, 0, end);
+    while (i < end) {
+        size_t j = sm__next_bit(ch->starts, i + 1, end), bytes = (j - i) * SM__GRAIN;
+        if (sm__bit(ch->freed, i)) {
+            s->freed_blocks++;
+            s->freed_bytes += bytes;
+        } else {
+            s->live_blocks++;
+            s->live_bytes += bytes;
+        }
+        i = j;
+    }
+}
+
+SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
+{
+    ptrdiff_t i;
+    sm_env *e = (sm_env *)(uintptr_t)env;   /* locking is not a change of the figures */
+    if (!env || !stats)
+        return SM_INVALID_ARG;
+    memset(stats, 0, sizeof *stats);
+    sm__lock(&e->lock);
+    for (i = 0; i < stbds_arrlen(e->chunks); i++) {
+        const sm__chunk *ch = e->chunks[i];
+        if (ch->starts) {
+            sm__census(ch, stats);
+        } else if (ch->single_freed) {
+            stats->freed_blocks++;
+            stats->freed_bytes += (size_t)(ch->limit - ch->payload);
+        } else {
+            stats->live_blocks++;
+            stats->live_bytes += (size_t)(ch->limit - ch->payload);
+        }
+    }
+    stats->chunks = (size_t)stbds_arrlen(e->chunks) + (e->spare != NULL);
+    stats->backing_bytes = e->backing_bytes;
+    stats->backing_peak = e->backing_peak;
+    sm__unlock(&e->lock);
+    return SM_OK;
+}
+
+SMALLOC_DEF sm_thread_handle sm_env_handle(sm_env *env)
+{
+    return env ? (sm_thread_handle)env->handle : NULL;
+}
+
+SMALLOC_DEF sm_status sm_env_report(const sm_env *env, sm_report_fn *fn, void *user)
+{
+    /* No environment of this version records sites (SM_TRACK is refused at create). */
+    (void)env; (void)fn; (void)user;
+    return SM_INVALID_ARG;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Threads: the current environment, ownership, thread exit                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+static void sm__attach_to(const sm__attach *at)
+{
+    sm__t.at = *at;
+    sm__t.cur = NULL;
+}
+
+#if !defined(SMALLOC_NO_THREADS)
+/* Destroys what the exiting thread enabled and forgets its state. */
+static void sm__thread_end(sm__thread *rec)
+{
+    static const sm__attach none = { NULL, 0, NULL };
+    while (stbds_arrlen(rec->frames) > 0)
+        sm__env_delete(stbds_arrpop(rec->frames).env);
+    stbds_arrfree(rec->frames);
+    SMALLOC_FREE(rec);
+    if (sm__t.rec == rec) {
+        sm__t.rec = NULL;
+        sm__attach_to(&none);
+        sm__t.xenv = NULL;
+    }
+}
+#endif
+
+#if defined(SMALLOC_NO_THREADS)
+static int sm__exit_hook(sm__thread *rec) { (void)rec; return 1; }
+#elif defined(_WIN32)
+static DWORD sm__fls = FLS_OUT_OF_INDEXES;
+static VOID WINAPI sm__fls_exit(PVOID rec) { if (rec) sm__thread_end((sm__thread *)rec); }
+static int sm__exit_hook(sm__thread *rec)
+{
+    int ok;
+    sm__global_lock();
+    if (sm__fls == FLS_OUT_OF_INDEXES)
+        sm__fls = FlsAlloc(sm__fls_exit);
+    ok = sm__fls != FLS_OUT_OF_INDEXES;
+    sm__global_unlock();
+    return ok && FlsSetValue(sm__fls, rec);
+}
+#elif defined(SMALLOC_C11_THREADS)
+static tss_t sm__key;
+static int sm__key_made;
+static void sm__key_exit(void *rec) { sm__thread_end((sm__thread *)rec); }
+static int sm__exit_hook(sm__thread *rec)
+{
+    int ok;
+    sm__global_lock();
+    if (!sm__key_made)
+        sm__key_made = tss_create(&sm__key, sm__key_exit) == thrd_success;
+    ok = sm__key_made;
+    sm__global_unlock();
+    return ok && tss_set(sm__key, rec) == thrd_success;
+}
+#else
+static pthread_key_t sm__key;
+static int sm__key_made;
+static void sm__key_exit(void *rec) { sm__thread_end((sm__thread *)rec); }
+static int sm__exit_hook(sm__thread *rec)
+{
+    int ok;
+    sm__global_lock();
+    if (!sm__key_made)
+        sm__key_made = pthread_key_create(&sm__key, sm__key_exit) == 0;
+    ok = sm__key_made;
+    sm__global_unlock();
+    return ok && pthread_setspecific(sm__key, rec) == 0;
+}
+#endif
+
+static sm__thread *sm__self(void)
+{
+    sm__thread *rec = sm__t.rec;
+    if (!rec) {
+        rec = (sm__thread *)SMALLOC_REALLOC(NULL, sizeof *rec);
+        if (!rec)
+            return NULL;
+        rec->frames = NULL;
+        if (!sm__exit_hook(rec)) {
+            SMALLOC_FREE(rec);
+            return NULL;
+        }
+        sm__t.rec = rec;
+    }
+    return rec;
+}
+
+/* SM_OK when the thread's current environment is usable, else why not. */
+static sm_status sm__current(void)
+{
+    if (!sm__t.at.slot)
+        return SM_NO_ENVIRONMENT;
+    return SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen ? SM_OK : SM_INVALID_HANDLE;
+}
+
+SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
+{
+    sm__thread *rec = sm__self();
+    sm__frame frame;
+    sm__attach at;
+    sm_status st;
+    void *grown;
+    if (!rec || !sm__reserve(rec->frames, sizeof *rec->frames, 1, &grown))
+        return SM_OUT_OF_MEMORY;
+    rec->frames = (sm__frame *)grown;
+    frame.env = sm__env_new(config, &st);
+    if (!frame.env)
+        return st;
+    frame.env->owner = rec;
+    frame.prev = sm__t.at;
+    stbds_arrput(rec->frames, frame);
+    at.slot = frame.env->slot;
+    at.gen = SM__LOAD(&at.slot->gen);
+    at.env = frame.env;
+    sm__attach_to(&at);
+    return SM_OK;
+}
+
+SMALLOC_DEF sm_status sm_enable_allocate(void)
+{
+    return sm_enable_allocate_with(NULL);
+}
+
+SMALLOC_DEF sm_status sm_disable_allocate(void)
+{
+    sm_status st = sm__current();
+    sm__thread *rec = sm__t.rec;
+    ptrdiff_t i;
+    if (st != SM_OK)
+        return st;
+    if (!rec || sm__t.at.env->owner != rec)
+        return SM_INVALID_ARG;
+    for (i = stbds_arrlen(rec->frames) - 1; i >= 0; i--) {
+        if (rec->frames[i].env == sm__t.at.env) {
+            sm__frame frame = rec->frames[i];
+            stbds_arrdel(rec->frames, i);
+            sm__env_delete(frame.env);
+            sm__attach_to(&frame.prev);
+            return SM_OK;
+        }
+    }
+    SMALLOC_ASSERT(!"an owned environment has a frame");
+    return SM_INVALID_ARG;
+}
+
+static void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
+{
+    sm_status st = sm__current();
+    void *p;
+    if (st != SM_OK) {
+        if (status)
+            *status = st;
+        return NULL;
+    }
+    if (!alignment || (alignment & (alignment - 1))) {
+        if (status)
+            *status = SM_INVALID_ARG;
+        return NULL;
+    }
+    if (alignment < SM__GRAIN)
+        alignment = SM__GRAIN;
+    if (sm__t.cur && (p = sm__bump_aligned(sm__t.cur, size, alignment)) != NULL) {
+        if (status)
+            *status = SM_OK;
+        return p;
+    }
+    return sm__allocate_slow(sm__t.at.env, size, alignment, status, file, line, &sm__t.cur);
+}
+
+SMALLOC_DEF void *sm_allocate(size_t size, sm_status *status)
+{
+    sm__cursor *c = sm__t.cur;
+    void *p;
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen &&
+        (p = sm__bump(c, size)) != NULL) {
+        if (status)
+            *status = SM_OK;
+        return p;
+    }
+    return sm__allocate(size, SM__GRAIN, status, NULL, 0);
+}
+
+SMALLOC_DEF void *sm_allocate_at(size_t size, sm_status *status, const char *file, int line)
+{
+    return sm__allocate(size, SM__GRAIN, status, file, line);
+}
+
+SMALLOC_DEF void *sm_allocate_aligned(size_t size, size_t alignment, sm_status *status)
+{
+    return sm__allocate(size, alignment, status, NULL, 0);
+}
+
+SMALLOC_DEF sm_status sm_free(void *node)
+{
+    sm_status st;
+    if (!node)
+        return SM_OK;
+    st = sm__current();
+    if (st != SM_OK)
+        return st;
+    if (sm__in_cursor(sm__t.cur, (uintptr_t)node))
+        return sm__free_local(sm__t.cur, (uintptr_t)node);
+    return sm__free_slow(sm__t.at.env, (uintptr_t)node);
+}
+
+SMALLOC_DEF sm_thread_handle sm_get_thread_handle(sm_status *status)
+{
+    sm_status st = sm__current();
+    sm_thread_handle h = NULL;
+    if (st == SM_OK)
+        h = (sm_thread_handle)sm__t.at.env->handle;
+    else if (st == SM_NO_ENVIRONMENT)
+        st = SM_OK;
+    if (status)
+        *status = st;
+    return h;
+}
+
+SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h)
+{
+    sm__attach at = { NULL, 0, NULL };
+    if (h) {
+        sm__global_lock();
+        at.slot = sm__slot_lookup(h);
+        if (at.slot) {
+            at.gen = SM__LOAD(&at.slot->gen);
+            at.env = at.slot->env;
+        }
+        sm__global_unlock();
+        if (!at.slot)
+            return SM_INVALID_HANDLE;
+    }
+    sm__attach_to(&at);
+    return SM_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Client allocator pair                                                                    */
+/* ---------------------------------------------------------------------------------------- */
+
+static void *sm__client_default_alloc(size_t size)
+{
+    if (sm__t.at.slot)
+        return sm_allocate(size, NULL);
+    return malloc(size ? size : 1);
+}
+
+static sm_status sm__client_default_release(void *ptr)
+{
+    if (sm__t.at.slot)
+        return sm_free(ptr);
+    free(ptr);
+    return SM_OK;
+}
+
+static void sm__client_default_free(void *ptr)
+{
+    (void)sm__client_default_release(ptr);
+}
+
+SMALLOC_DEF sm_status sm_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free_fn,
+                                                sm_client_alloc_fn **old_alloc, sm_client_free_fn **old_free)
+{
+    if (!alloc || !free_fn)
+        return SM_INVALID_ARG;
+    if (old_alloc)
+        *old_alloc = sm__t.client_alloc ? sm__t.client_alloc : sm__client_default_alloc;
+    if (old_free)
+        *old_free = sm__t.client_free ? sm__t.client_free : sm__client_default_free;
+    sm__t.client_alloc = alloc;
+    sm__t.client_free = free_fn;
+    return SM_OK;
+}
+
+SMALLOC_DEF sm_status sm_set_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free_fn)
+{
+    return sm_swap_client_alloc_free(alloc, free_fn, NULL, NULL);
+}
+
+SMALLOC_DEF void *sm_client_allocate(size_t size)
+{
+    return sm__t.client_alloc ? sm__t.client_alloc(size) : sm__client_default_alloc(size);
+}
+
+SMALLOC_DEF sm_status sm_client_free(void *ptr)
+{
+    sm_client_free_fn *f = sm__t.client_free;
+    if (!f || f == sm__client_default_free)
+        return sm__client_default_release(ptr);
+    f(ptr);
+    return SM_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Statuses and the raising family                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+SMALLOC_DEF const char *sm_status_string(sm_status status)
+{
+    switch (status) {
+    case SM_OK:             return "SM_OK";
+    case SM_INVALID_HANDLE: return "SM_INVALID_HANDLE";
+    case SM_OUT_OF_MEMORY:  return "SM_OUT_OF_MEMORY";
+    case SM_INVALID_ARG:    return "SM_INVALID_ARG";
+    case SM_NO_ENVIRONMENT: return "SM_NO_ENVIRONMENT";
+    }
+    return "SM_UNKNOWN_STATUS";
+}
+
+SMALLOC_DEF sm_raise_fn *sm_set_raise_handler(sm_raise_fn *handler)
+{
+    return SM__EXCHANGE(&sm__raise_handler, handler);
+}
+
+static void sm__raise(sm_status status, const char *function)
+{
+    sm_raise_fn *handler = SM__LOAD_ACQ(&sm__raise_handler);
+    if (handler)
+        handler(status, function);
+    else
+        fprintf(stderr, "smalloc: %s failed: %s\n", function, sm_status_string(status));
+    abort();
+}
+
+SMALLOC_DEF void sm_ss_enable_allocate(void)
+{
+    sm_status st = sm_enable_allocate();
+    if (st != SM_OK)
+        sm__raise(st, "sm_ss_enable_allocate");
+}
+
+SMALLOC_DEF void sm_ss_disable_allocate(void)
+{
+    sm_status st = sm_disable_allocate();
+    if (st != SM_OK)
+        sm__raise(st, "sm_ss_disable_allocate");
+}
+
+SMALLOC_DEF void *sm_ss_allocate(size_t size)
+{
+    sm_status st;
+    void *p = sm_allocate(size, &st);
+    if (!p)
+        sm__raise(st, "sm_ss_allocate");
+    return p;
+}
+
+SMALLOC_DEF void sm_ss_free(void *node)
+{
+    sm_status st = sm_free(node);
+    if (st != SM_OK)
+        sm__raise(st, "sm_ss_free");
+}
+
+SMALLOC_DEF sm_thread_handle sm_ss_get_thread_handle(void)
+{
+    sm_status st;
+    sm_thread_handle h = sm_get_thread_handle(&st);
+    if (st != SM_OK)
+        sm__raise(st, "sm_ss_get_thread_handle");
+    return h;
+}
+
+SMALLOC_DEF void sm_ss_set_thread_handle(sm_thread_handle h)
+{
+    sm_status st = sm_set_thread_handle(h);
+    if (st != SM_OK)
+        sm__raise(st, "sm_ss_set_thread_handle");
+}
+
+SMALLOC_DEF void sm_ss_set_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free_fn)
+{
+    sm_status st = sm_set_client_alloc_free(alloc, free_fn);
+    if (st != SM_OK)
+        sm__raise(st, "sm_ss_set_client_alloc_free");
+}
+
+SMALLOC_DEF void sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free_fn,
+                                              sm_client_alloc_fn **old_alloc, sm_client_free_fn **old_free)
+{
+    sm_status st = sm_swap_client_alloc_free(alloc, free_fn, old_alloc, old_free);
+    if (st != SM_OK)
+        sm__raise(st, "sm_ss_swap_client_alloc_free");
+}
+
+#endif /* SMALLOC_IMPLEMENTATION */
+
+/*
+------------------------------------------------------------------------------
+This software is available under two licences: choose whichever you prefer.
+------------------------------------------------------------------------------
+ALTERNATIVE A - MIT License
+Copyright (c) 2026 the smalloc authors
+Permission is hereby granted, free of charge, to any person obtaining a copy of
+this software and associated documentation files (the "Software"), to deal in
+the Software without restriction, including without limitation the rights to
+use, copy, modify, merge, publish, distribute, sublicense, and/or sell copies
+of the Software, and to permit persons to whom the Software is furnished to do
+so, subject to the following conditions:
+The above copyright notice and this permission notice shall be included in all
+copies or substantial portions of the Software.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER
+LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM,
+OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE
+SOFTWARE.
+------------------------------------------------------------------------------
+ALTERNATIVE B - Public Domain (www.unlicense.org)
+This is free and unencumbered software released into the public domain.
+Anyone is free to copy, modify, publish, use, compile, sell, or distribute this
+software, either in source code form or as a compiled binary, for any purpose,
+commercial or non-commercial, and by any means.
+In jurisdictions that recognize copyright laws, the author or authors of this
+software dedicate any and all copyright interest in the software to the public
+domain. We make this dedication for the benefit of the public at large and to
+the detriment of our heirs and successors. We intend this dedication to be an
+overt act of relinquishment in perpetuity of all present and future rights to
+this software under copyright law.
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR
+IMPLIED, INCLUDING BUT NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY,
+FITNESS FOR A PARTICULAR PURPOSE AND NONINFRINGEMENT. IN NO EVENT SHALL THE
+AUTHORS BE LIABLE FOR ANY CLAIM, DAMAGES OR OTHER LIABILITY, WHETHER IN AN
+ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN CONNECTION
+WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+------------------------------------------------------------------------------
+*/
