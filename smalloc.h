@@ -37,7 +37,8 @@ CONTENTS
 2. OPTIONS (define before including the header)
    SMALLOC_IMPLEMENTATION          compile the implementation into this file.
    SMALLOC_STB_DS_IMPLEMENTATION   also compile stb_ds's implementation here (with
-                                   SMALLOC_IMPLEMENTATION), for programs that do not already.
+                                   SMALLOC_IMPLEMENTATION), for programs that do not already;
+                                   stb_ds.h must not have been included before in that file.
    SMALLOC_STATIC                  give every function internal linkage (static); for programs
                                    that include the implementation privately in one file.
    SMALLOC_DEF                     the linkage of the public functions (default: extern, or static
@@ -47,7 +48,8 @@ CONTENTS
    SMALLOC_NO_THREADS              build without threads: no locks, atomics or thread-local storage;
                                    "the calling thread" is the whole program.
    SMALLOC_C11_THREADS             use C11 <threads.h> instead of POSIX threads (non-Windows).
-   SMALLOC_DEFAULT_CHUNK_SIZE      the first chunk's size when sm_config.chunk_size is 0 (8192).
+   SMALLOC_DEFAULT_CHUNK_SIZE      the first chunk's size when sm_config.chunk_size is 0 (8192);
+                                   sizes below 256 are raised to 256.
    SMALLOC_REALLOC(p, n), SMALLOC_FREE(p)
                                    the allocator of smalloc's bookkeeping (the stb_ds containers and
                                    the table of thread handles; default realloc and free). Used for
@@ -104,9 +106,12 @@ CONTENTS
        taking ownership; NULL detaches. A stale handle (its environment destroyed, even long ago
        and its memory reused) gives SM_INVALID_HANDLE and changes nothing. A thread still attached
        to a destroyed environment gets SM_INVALID_HANDLE from every call but sm_set_thread_handle.
-   Handles are checked by generation: each slot of the handle table serves an environment at a
-   time and its generation counter retires the slot before it could wrap (2^40 uses on 64-bit,
-   2^15 on 32-bit targets), so a stale handle is never mistaken for a live one.
+   Handles are checked by generation, not by address: a handle is a slot of the handle table and
+   the slot's generation when its environment was created. A slot is retired for good before its
+   generation could wrap (after 2^39 environments on 64-bit targets, 2^15 on 32-bit ones), so a
+   stale handle is never mistaken for a live one. The table's pages (a few words per environment
+   alive at once) stay allocated for the life of the process, so that a thread still attached to
+   a destroyed environment reads memory that is still there.
 
 7. CLIENT ALLOCATOR PAIR
    sm_set_client_alloc_free(alloc, free), sm_swap_client_alloc_free(alloc, free, &old_a, &old_f)
@@ -134,13 +139,17 @@ CONTENTS
    cursor, so allocation takes no lock. sm_env_destroy, sm_env_reset and the owner's disable must
    not run while another thread is inside a call on the same environment.
    Thread exit is noticed through a POSIX thread-specific key, a C11 tss_t or a Win32 fiber-local
-   storage slot.
+   storage slot. No such hook runs when the whole process exits (exit() or a return from main):
+   disable what the main thread enabled before that.
+   A thread keeps its cursor in an environment until the environment is destroyed; a new thread
+   may take over the cursor of one that has exited.
 
 11. COSTS
    sm_env_allocate, sm_allocate: a bump in the calling thread's cursor; no lock, hash lookup or
-   system call unless a new chunk is needed. Chunks grow geometrically from chunk_size up to 256
-   times it; a request larger than a quarter of the next chunk gets a chunk of its own and
-   does not make later chunks larger.
+   system call unless a new chunk is needed. Chunks double from chunk_size up to 256 times it
+   (at most 64 MiB, unless chunk_size itself is larger); a request larger than a quarter of the
+   next chunk gets a chunk of its own and does not make later chunks larger. Each block costs
+   its size rounded up to the granule (alignof(max_align_t)) plus two bits of bitmap.
    sm_free: O(1) for a block of the calling thread's current chunk; otherwise a lock and a binary
    search over the environment's chunks (few, since they grow geometrically).
    Destroy and reset: proportional to the number of chunks.
@@ -899,7 +908,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
 {
     size_t need = sm__round(size);
     sm__chunk *ch;
-    void *grown;
+    void *grown, *block;
     *status = SM_OUT_OF_MEMORY;
     if (!need || !sm__add(need, alignment - SM__GRAIN, &need))
         return NULL;
@@ -909,17 +918,17 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     if (need > env->next_size / 4) {
         /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
         size_t total;
-        unsigned char *base, *block;
+        unsigned char *base;
         if (!sm__add(need, SM__HEADER, &total))
             return NULL;
         base = (unsigned char *)sm__backing_alloc(env, total, file, line);
         if (!base)
             return NULL;
         ch = (sm__chunk *)(void *)base;
-        block = (unsigned char *)(((uintptr_t)base + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1));
+        block = (void *)(((uintptr_t)base + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1));
         ch->size = total;
-        ch->payload = block;
-        ch->limit = block + sm__round(size);
+        ch->payload = (unsigned char *)block;
+        ch->limit = ch->payload + sm__round(size);
         ch->used = (uintptr_t)ch->limit;
         ch->cursor = NULL;
         ch->starts = ch->freed = NULL;
@@ -941,7 +950,9 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     sm__dir_insert(env, ch);
     sm__cursor_install(c, ch);
     *status = SM_OK;
-    return sm__bump_aligned(c, size, alignment);
+    block = sm__bump_aligned(c, size, alignment);
+    SMALLOC_ASSERT(block != NULL);   /* need covers the rounding and the alignment padding */
+    return block;
 }
 
 /* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
