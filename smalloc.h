@@ -64,8 +64,9 @@ CONTENTS
        SM_RECYCLE are reserved) or a report function; SM_OUT_OF_MEMORY when memory runs out.
    sm_env_destroy(env)              releases every block and the environment; threads still
        attached get SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG.
-   sm_env_reset(env)                releases every block but keeps the largest chunk for the next
-       allocations, so an environment reused per request stops calling the backing allocator.
+   sm_env_reset(env)                releases every block but keeps the normal chunks for the next
+       allocations (single-block chunks go back), so an environment reused per request stops
+       calling the backing allocator once it has grown to its largest request.
    sm_env_allocate(env, size, &status), sm_env_allocate_aligned(env, size, alignment, &status)
        a block of at least size bytes (0 gives a unique block), aligned to alignof(max_align_t)
        or to alignment (a power of two, else SM_INVALID_ARG). NULL with SM_OUT_OF_MEMORY when the
@@ -76,7 +77,8 @@ CONTENTS
        except that freeing the last block allocated (by this thread) reclaims it, together with
        the marked-free blocks right before it.
    sm_env_stats(env, &stats)        live and marked-free blocks and bytes, bytes held from the
-       backing allocator (now and peak, environment and bookkeeping included) and chunk count.
+       backing allocator (now and peak, the environment itself and its cursors included) and
+       the number of chunks.
        Block bytes are usable sizes (rounded to the alignment granule). Exact while no other
        thread allocates in env; a snapshot otherwise.
    sm_env_handle(env)               the thread handle of env, for sm_set_thread_handle.
@@ -231,7 +233,7 @@ typedef struct sm_stats {
 SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status);
 /* Releases every block and the environment itself. */
 SMALLOC_DEF sm_status sm_env_destroy(sm_env *env);
-/* Releases every block; keeps the largest chunk for later allocations. */
+/* Releases every block; keeps the normal chunks for later allocations. */
 SMALLOC_DEF sm_status sm_env_reset(sm_env *env);
 /* A block of at least size bytes aligned to alignof(max_align_t); NULL on failure. */
 SMALLOC_DEF void *sm_env_allocate(sm_env *env, size_t size, sm_status *status);
@@ -506,7 +508,7 @@ struct sm_env {
     void *context;
     size_t next_size, max_size;   /* next normal chunk's size, and its cap */
     sm__chunk **chunks;           /* stb_ds array sorted by address */
-    sm__chunk *spare;             /* kept by reset for the next chunk request */
+    sm__chunk **spares;           /* stb_ds array: chunks kept by reset, bitmaps cleared */
     sm__cursor **cursors;         /* stb_ds array */
     size_t backing_bytes, backing_peak;
 };
@@ -901,7 +903,21 @@ static void *sm__bump_aligned(sm__cursor *c, size_t size, size_t alignment)
     return (void *)at;
 }
 
-/* A block that did not fit the cursor: a single chunk for a large request, else the spare or
+/* A spare chunk with room for need bytes, taken out of the spares; NULL if none has. */
+static sm__chunk *sm__spare_take(sm_env *env, size_t need)
+{
+    ptrdiff_t i;
+    for (i = stbds_arrlen(env->spares) - 1; i >= 0; i--) {
+        sm__chunk *ch = env->spares[i];
+        if ((size_t)(ch->limit - ch->payload) >= need) {
+            stbds_arrdelswap(env->spares, i);
+            return ch;
+        }
+    }
+    return NULL;
+}
+
+/* A block that did not fit the cursor: a single chunk for a large request, else a spare or
    a new normal chunk for the cursor. NULL + *status on failure, nothing changed. Lock held. */
 static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignment,
                         sm_status *status, const char *file, int line)
@@ -938,10 +954,8 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         *status = SM_OK;
         return block;
     }
-    if (env->spare && (size_t)(env->spare->limit - env->spare->payload) >= need) {
-        ch = env->spare;
-        env->spare = NULL;
-    } else {
+    ch = sm__spare_take(env, need);
+    if (!ch) {
         ch = sm__chunk_normal(env, env->next_size, file, line);
         if (!ch)
             return NULL;
@@ -1135,8 +1149,9 @@ static void sm__env_delete(sm_env *env)
     sm__slot_release(env);
     for (i = 0; i < stbds_arrlen(env->chunks); i++)
         sm__chunk_dispose(env, env->chunks[i]);
-    if (env->spare)
-        sm__chunk_dispose(env, env->spare);
+    for (i = 0; i < stbds_arrlen(env->spares); i++)
+        sm__chunk_dispose(env, env->spares[i]);
+    stbds_arrfree(env->spares);
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
         sm__backing_free(env, env->cursors[i], sizeof(sm__cursor));
     stbds_arrfree(env->chunks);
@@ -1166,39 +1181,39 @@ SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
 
 SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
 {
-    ptrdiff_t i;
-    sm__chunk *keep;
+    ptrdiff_t i, normal = 0;
+    void *grown;
     if (!env)
         return SM_INVALID_ARG;
     sm__lock(&env->lock);
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
         if (env->cursors[i]->chunk)
             env->cursors[i]->chunk->used = SM__LOAD(&env->cursors[i]->top);
-    /* keep the largest normal chunk: the next round of a reused environment fits in it */
-    keep = env->spare;
+    for (i = 0; i < stbds_arrlen(env->chunks); i++)
+        normal += env->chunks[i]->starts != NULL;
+    /* Keep the normal chunks, so that an environment reused per request stops calling the
+       backing allocator. Reset cannot fail: if the spares cannot grow, what does not fit goes
+       back to the backing allocator. */
+    if (sm__reserve(env->spares, sizeof *env->spares, (size_t)normal, &grown))
+        env->spares = (sm__chunk **)grown;
     for (i = 0; i < stbds_arrlen(env->chunks); i++) {
         sm__chunk *ch = env->chunks[i];
-        if (ch->starts && (!keep || ch->size > keep->size)) {
-            if (keep)
-                sm__chunk_dispose(env, keep);
-            keep = ch;
+        if (ch->starts && stbds_arrlenu(env->spares) < stbds_arrcap(env->spares)) {
+            /* clear only the bitmap words the blocks reached */
+            size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
+            if (words > ch->nwords)
+                words = ch->nwords;
+            memset(ch->starts, 0, words * sizeof(size_t));
+            memset(ch->freed, 0, words * sizeof(size_t));
+            ch->used = (uintptr_t)ch->payload;
+            ch->cursor = NULL;
+            stbds_arrput(env->spares, ch);
         } else {
             sm__chunk_dispose(env, ch);
         }
     }
     if (env->chunks)
         stbds_header(env->chunks)->length = 0;
-    if (keep) {
-        /* clear only the bitmap words the blocks reached */
-        size_t words = ((size_t)(keep->used - (uintptr_t)keep->payload) / SM__GRAIN) / SM__WBITS + 1;
-        if (words > keep->nwords)
-            words = keep->nwords;
-        memset(keep->starts, 0, words * sizeof(size_t));
-        memset(keep->freed, 0, words * sizeof(size_t));
-        keep->used = (uintptr_t)keep->payload;
-        keep->cursor = NULL;
-    }
-    env->spare = keep;
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
         sm__cursor_park(env->cursors[i]);
     sm__unlock(&env->lock);
@@ -1312,7 +1327,7 @@ SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
             stats->live_bytes += (size_t)(ch->limit - ch->payload);
         }
     }
-    stats->chunks = (size_t)stbds_arrlen(e->chunks) + (e->spare != NULL);
+    stats->chunks = (size_t)stbds_arrlen(e->chunks) + (size_t)stbds_arrlen(e->spares);
     stats->backing_bytes = e->backing_bytes;
     stats->backing_peak = e->backing_peak;
     sm__unlock(&e->lock);
