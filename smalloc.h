@@ -176,7 +176,11 @@ CONTENTS
 
 #ifndef SMALLOC_DEF
 #ifdef SMALLOC_STATIC
+#if defined(__GNUC__) || defined(__clang__)
+#define SMALLOC_DEF static __attribute__((unused))   /* a file may use only some functions */
+#else
 #define SMALLOC_DEF static
+#endif
 #else
 #define SMALLOC_DEF extern
 #endif
@@ -485,6 +489,10 @@ typedef struct sm__cursor {
     size_t *starts;               /* the current chunk's start bitmap */
     sm__chunk *chunk;
     const void *thread;           /* the owning thread's identity: its sm__t */
+    size_t next_size;             /* the size of its next normal chunk: each thread grows alone */
+    sm__chunk *last_single;       /* its latest single chunk, with the bump state right after it: */
+    sm__chunk *last_chunk;        /* while both are unchanged, that block is its last allocation */
+    uintptr_t last_top;
 } sm__cursor;
 
 /* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
@@ -506,7 +514,7 @@ struct sm_env {
     sm_backing_alloc_fn *alloc;
     sm_backing_free_fn *free;
     void *context;
-    size_t next_size, max_size;   /* next normal chunk's size, and its cap */
+    size_t chunk_size, max_size;  /* a thread's first normal chunk, and the cap of their growth */
     sm__chunk **chunks;           /* stb_ds array sorted by address */
     sm__chunk **spares;           /* stb_ds array: chunks kept by reset, bitmaps cleared */
     sm__cursor **cursors;         /* stb_ds array */
@@ -662,18 +670,36 @@ static size_t sm__next_bit(const size_t *map, size_t from, size_t to)
     return to;
 }
 
-/* The last set bit below `before`, or SM__NONE. */
-static size_t sm__prev_bit(const size_t *map, size_t before)
+/* The last set bit in [low, before), or SM__NONE. */
+static size_t sm__prev_bit(const size_t *map, size_t low, size_t before)
 {
-    while (before > 0) {
+    while (before > low) {
         size_t i = before - 1, base = i / SM__WBITS * SM__WBITS;
         unsigned shift = (unsigned)(SM__WBITS - 1 - i % SM__WBITS);
         size_t w = SM__LOAD(&map[i / SM__WBITS]) << shift;
-        if (w)
-            return base + sm__msb(w) - shift;
+        if (w) {
+            size_t at = base + sm__msb(w) - shift;
+            return at >= low ? at : SM__NONE;
+        }
         before = base;
     }
     return SM__NONE;
+}
+
+/* Where the block starting at granule i ends: the next block or padding, or `to`. */
+static size_t sm__block_end(const sm__chunk *ch, size_t i, size_t to)
+{
+    size_t from = i + 1;
+    while (from < to) {
+        size_t k = from / SM__WBITS;
+        size_t w = (SM__LOAD(&ch->starts[k]) | SM__LOAD(&ch->freed[k])) >> (from % SM__WBITS);
+        if (w) {
+            size_t at = from + sm__ctz(w);
+            return at < to ? at : to;
+        }
+        from = (k + 1) * SM__WBITS;
+    }
+    return to;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -814,15 +840,15 @@ static size_t sm__dir_upper(const sm_env *env, uintptr_t p)
     return lo;
 }
 
-/* The chunk whose memory contains p, or NULL. Environment lock held. */
-static sm__chunk *sm__dir_find(const sm_env *env, uintptr_t p)
+/* The index of the chunk whose memory contains p, or SM__NONE. Environment lock held. */
+static size_t sm__dir_find(const sm_env *env, uintptr_t p)
 {
     size_t i = sm__dir_upper(env, p);
     sm__chunk *ch;
     if (i == 0)
-        return NULL;
+        return SM__NONE;
     ch = env->chunks[i - 1];
-    return p < (uintptr_t)ch + ch->size ? ch : NULL;
+    return p < (uintptr_t)ch + ch->size ? i - 1 : SM__NONE;
 }
 
 /* Room for one more chunk in the directory must have been reserved. */
@@ -853,6 +879,7 @@ static void sm__cursor_park(sm__cursor *c)
     c->end = c->base = 0;
     c->starts = NULL;
     c->chunk = NULL;
+    c->last_single = NULL;
 }
 
 static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
@@ -898,6 +925,12 @@ static void *sm__bump_aligned(sm__cursor *c, size_t size, size_t alignment)
     at = (top + (alignment - 1)) & ~(uintptr_t)(alignment - 1);
     if (at < top || at > c->end || n > (size_t)(c->end - at))
         return NULL;
+    if (at != top) {
+        /* mark where the padding begins (a freed bit without a start bit), so that it counts
+           neither with the block before nor as a block, and is rolled back with this one */
+        size_t pad = (size_t)(top - c->base) / SM__GRAIN;
+        (void)sm__fetch_or(&c->chunk->freed[pad / SM__WBITS], (size_t)1 << (pad % SM__WBITS));
+    }
     sm__set_start(c->starts, (size_t)(at - c->base) / SM__GRAIN);
     SM__STORE(&c->top, at + n);
     return (void *)at;
@@ -931,7 +964,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     if (!sm__reserve(env->chunks, sizeof *env->chunks, 1, &grown))
         return NULL;
     env->chunks = (sm__chunk **)grown;
-    if (need > env->next_size / 4) {
+    if (need > c->next_size / 4) {
         /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
         size_t total;
         unsigned char *base;
@@ -951,15 +984,18 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         ch->nwords = 0;
         ch->single_freed = 0;
         sm__dir_insert(env, ch);
+        c->last_single = ch;
+        c->last_chunk = c->chunk;
+        c->last_top = SM__LOAD(&c->top);
         *status = SM_OK;
         return block;
     }
     ch = sm__spare_take(env, need);
     if (!ch) {
-        ch = sm__chunk_normal(env, env->next_size, file, line);
+        ch = sm__chunk_normal(env, c->next_size, file, line);
         if (!ch)
             return NULL;
-        env->next_size = env->next_size > env->max_size / 2 ? env->max_size : env->next_size * 2;
+        c->next_size = c->next_size > env->max_size / 2 ? env->max_size : c->next_size * 2;
     }
     sm__dir_insert(env, ch);
     sm__cursor_install(c, ch);
@@ -986,6 +1022,7 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
         if (c) {
             memset(c, 0, sizeof *c);
             c->thread = (const void *)&sm__t;
+            c->next_size = env->chunk_size;
             stbds_arrput(env->cursors, c);
             fresh = 1;
         }
@@ -1012,6 +1049,29 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
 /* Mark-free                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
+/* Moves the cursor's top down to granule i, then further over the padding and marked-free
+   blocks right below it: freeing the last block frees them with it. */
+static void sm__rollback(sm__cursor *c, size_t i)
+{
+    size_t *freed = c->chunk->freed;
+    for (;;) {
+        size_t j = sm__prev_bit(c->starts, 0, i);
+        size_t m = sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i);
+        if (m != SM__NONE) {
+            /* padding that a block needed for its alignment */
+            (void)sm__fetch_and(&freed[m / SM__WBITS], ~((size_t)1 << (m % SM__WBITS)));
+            i = m;
+            continue;
+        }
+        if (j == SM__NONE || !sm__bit(freed, j))
+            break;
+        sm__clear_start(c->starts, j);
+        (void)sm__fetch_and(&freed[j / SM__WBITS], ~((size_t)1 << (j % SM__WBITS)));
+        i = j;
+    }
+    SM__STORE(&c->top, c->base + i * SM__GRAIN);
+}
+
 /* p lies in the cursor's own chunk, below its top: only this thread moves that top. */
 static sm_status sm__free_local(sm__cursor *c, uintptr_t p)
 {
@@ -1027,17 +1087,9 @@ static sm_status sm__free_local(sm__cursor *c, uintptr_t p)
         bit = (size_t)1 << (i % SM__WBITS);
         return (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit) ? SM_INVALID_ARG : SM_OK;
     }
-    /* the last block: move the bump back over it and the marked-free blocks before it */
+    /* the last block */
     sm__clear_start(c->starts, i);
-    for (;;) {
-        size_t j = sm__prev_bit(c->starts, i);
-        if (j == SM__NONE || !sm__bit(freed, j))
-            break;
-        sm__clear_start(c->starts, j);
-        (void)sm__fetch_and(&freed[j / SM__WBITS], ~((size_t)1 << (j % SM__WBITS)));
-        i = j;
-    }
-    SM__STORE(&c->top, c->base + i * SM__GRAIN);
+    sm__rollback(c, i);
     return SM_OK;
 }
 
@@ -1052,14 +1104,28 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
     sm_status st = SM_INVALID_ARG;
     sm__cursor *c;
     sm__chunk *ch;
+    size_t at;
     sm__lock(&env->lock);
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
         st = sm__free_local(c, p);
-    } else if ((ch = sm__dir_find(env, p)) != NULL) {
+    } else if ((at = sm__dir_find(env, p)) != SM__NONE) {
+        ch = env->chunks[at];
         if (!ch->starts) {
             if (p == (uintptr_t)ch->payload && !ch->single_freed) {
-                ch->single_freed = 1;
+                if (c && c->last_single == ch && c->last_chunk == c->chunk &&
+                    c->last_top == SM__LOAD(&c->top)) {
+                    /* this thread's last allocation: its chunk goes back now */
+                    memmove(&env->chunks[at], &env->chunks[at + 1],
+                            (stbds_arrlenu(env->chunks) - at - 1) * sizeof *env->chunks);
+                    stbds_header(env->chunks)->length--;
+                    sm__chunk_dispose(env, ch);
+                    c->last_single = NULL;
+                    if (c->chunk)
+                        sm__rollback(c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN);
+                } else {
+                    ch->single_freed = 1;
+                }
                 st = SM_OK;
             }
         } else if (p >= (uintptr_t)ch->payload && p < (uintptr_t)ch->limit &&
@@ -1119,7 +1185,7 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     env->alloc = cfg.alloc;
     env->free = cfg.free;
     env->context = cfg.context;
-    env->next_size = chunk;
+    env->chunk_size = chunk;
     env->max_size = chunk > SIZE_MAX / 256 ? chunk : chunk * 256;
     if (env->max_size > ((size_t)64 << 20))
         env->max_size = chunk > ((size_t)64 << 20) ? chunk : ((size_t)64 << 20);
@@ -1295,7 +1361,8 @@ static void sm__census(const sm__chunk *ch, sm_stats *s)
     size_t end = (size_t)(used - (uintptr_t)ch->payload) / SM__GRAIN;
     size_t i = sm__next_bit(ch->starts, 0, end);
     while (i < end) {
-        size_t j = sm__next_bit(ch->starts, i + 1, end), bytes = (j - i) * SM__GRAIN;
+        size_t bytes = (sm__block_end(ch, i, end) - i) * SM__GRAIN;
+        size_t j = sm__next_bit(ch->starts, i + 1, end);
         if (sm__bit(ch->freed, i)) {
             s->freed_blocks++;
             s->freed_bytes += bytes;
