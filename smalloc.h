@@ -546,8 +546,7 @@ typedef struct sm__jmp { jmp_buf buf; } sm__jmp;
 typedef struct sm__tls {
     sm__cursor *cur;              /* this thread's cursor in the current environment, or NULL */
     sm__attach at;                /* the current environment */
-    sm_env *xenv;                 /* last environment used through sm_env_*, */
-    uintptr_t xid;                /* its handle (tells a new environment at the same address), */
+    uintptr_t xid;                /* handle of the last environment used through sm_env_* */
     sm__cursor *xcur;             /* and this thread's cursor there */
     sm__thread *rec;
     sm_client_alloc_fn *client_alloc;
@@ -896,23 +895,19 @@ static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
     SM__STORE(&c->top, (uintptr_t)ch->used);
 }
 
-/* The common case, inlined into the allocation functions: a block of the granule alignment
-   from the cursor's chunk, or NULL when it does not fit (or size is 0: the slow path). */
+/* The common case, inlined into the allocation functions: whether a block of size bytes at
+   the granule alignment fits at the cursor's top (size 0 takes the slow path), and taking it.
+   size <= room and room is whole granules, so the rounding cannot overflow. */
+#define SM__FITS(c, top, size) SM__LIKELY((size) - 1 < (size_t)((c)->end - (top)))
 static
 #if defined(__GNUC__) || defined(__clang__)
 __inline__ __attribute__((always_inline))
 #endif
-void *sm__bump(sm__cursor *c, size_t size)
+void *sm__bump(sm__cursor *c, uintptr_t top, size_t size)
 {
-    uintptr_t top = SM__LOAD(&c->top);
-    if (SM__LIKELY(size - 1 < (size_t)(c->end - top))) {
-        /* size <= room and room is whole granules, so the rounding cannot overflow */
-        size_t n = (size + SM__GRAIN - 1) & ~(SM__GRAIN - 1);
-        sm__set_start(c->starts, (size_t)(top - c->base) / SM__GRAIN);
-        SM__STORE(&c->top, top + n);
-        return (void *)top;
-    }
-    return NULL;
+    sm__set_start(c->starts, (size_t)(top - c->base) / SM__GRAIN);
+    SM__STORE(&c->top, top + ((size + SM__GRAIN - 1) & ~(SM__GRAIN - 1)));
+    return (void *)top;
 }
 
 /* Any size and alignment (alignment >= SM__GRAIN) from the cursor's chunk, or NULL. */
@@ -1223,8 +1218,6 @@ static void sm__env_delete(sm_env *env)
     stbds_arrfree(env->chunks);
     stbds_arrfree(env->cursors);
     sm__mutex_destroy(&env->lock);
-    if (sm__t.xenv == env)
-        sm__t.xenv = NULL;
     release(context, env, sizeof *env);
 }
 
@@ -1286,10 +1279,12 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
     return SM_OK;
 }
 
-/* The calling thread's cursor in env if the cache knows it, else NULL. */
+/* The calling thread's cursor in env if the cache knows it, else NULL. Handles are unique
+   among all environments ever created, so a new environment at the address of a destroyed one
+   does not match. */
 static sm__cursor *sm__cached_cursor(const sm_env *env)
 {
-    return sm__t.xenv == env && sm__t.xid == env->handle ? sm__t.xcur : NULL;
+    return sm__t.xid == env->handle ? sm__t.xcur : NULL;
 }
 
 static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
@@ -1312,7 +1307,6 @@ static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_sta
     }
     p = sm__allocate_slow(env, size, alignment, status, file, line, &c);
     if (c) {
-        sm__t.xenv = env;
         sm__t.xid = env->handle;
         sm__t.xcur = c;
     }
@@ -1321,12 +1315,14 @@ static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_sta
 
 SMALLOC_DEF void *sm_env_allocate(sm_env *env, size_t size, sm_status *status)
 {
-    sm__cursor *c;
-    void *p;
-    if (SM__LIKELY(env != NULL) && (c = sm__cached_cursor(env)) != NULL && (p = sm__bump(c, size)) != NULL) {
-        if (status)
-            *status = SM_OK;
-        return p;
+    if (SM__LIKELY(env != NULL) && sm__t.xid == env->handle) {
+        sm__cursor *c = sm__t.xcur;
+        uintptr_t top = SM__LOAD(&c->top);
+        if (SM__FITS(c, top, size)) {
+            if (status)
+                *status = SM_OK;
+            return sm__bump(c, top, size);
+        }
     }
     return sm__env_allocate(env, size, SM__GRAIN, status, NULL, 0);
 }
@@ -1435,7 +1431,7 @@ static void sm__thread_end(sm__thread *rec)
     if (sm__t.rec == rec) {
         sm__t.rec = NULL;
         sm__attach_to(&none);
-        sm__t.xenv = NULL;
+        sm__t.xid = 0;
     }
 }
 #endif
@@ -1587,12 +1583,13 @@ static void *sm__allocate(size_t size, size_t alignment, sm_status *status, cons
 SMALLOC_DEF void *sm_allocate(size_t size, sm_status *status)
 {
     sm__cursor *c = sm__t.cur;
-    void *p;
-    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen &&
-        (p = sm__bump(c, size)) != NULL) {
-        if (status)
-            *status = SM_OK;
-        return p;
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen) {
+        uintptr_t top = SM__LOAD(&c->top);
+        if (SM__FITS(c, top, size)) {
+            if (status)
+                *status = SM_OK;
+            return sm__bump(c, top, size);
+        }
     }
     return sm__allocate(size, SM__GRAIN, status, NULL, 0);
 }
