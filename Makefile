@@ -1,0 +1,277 @@
+# smalloc - build, test and run the examples.
+#
+#   make demo        build and run every example (examples/NN_topic.c)
+#   make test        compile checks (two-file link, SMALLOC_STATIC, C++, exported symbols, the
+#                    README's quick start), then the test suite; the last line is "N passed, M failed"
+#   make examples    build the examples only
+#   make sanitize    the test suite under clang ASan+UBSan, then separately under TSan
+#   make valgrind    the test suite under Valgrind Memcheck (in process: TH_NOFORK=1)
+#   make windows     the test suite and the examples cross-compiled with mingw-w64 (compile only)
+#   make bench       the fast-path benchmark; make bench-callgrind: instructions per allocation
+#   make clean       remove build/
+#
+# Missing Debian packages (libstb-dev, pkg-config, g++, clang, the sanitizer runtime, valgrind)
+# are installed with apt-get when make runs as root; otherwise make names them and stops.
+# Override anything on the command line: make CC=clang CFLAGS='-O0 -g' test
+
+CC      ?= cc
+CXX     ?= c++
+CLANG   ?= clang
+MINGW_CC ?= x86_64-w64-mingw32-gcc
+VALGRIND ?= valgrind
+PKG_CONFIG ?= pkg-config
+
+CSTD    ?= -std=c99
+CXXSTD  ?= -std=c++11
+OPT     ?= -O2 -g
+# Extra flags, e.g. WERROR=-Werror (CI sets it).
+WERROR  ?=
+
+# Warnings for C: the examples and the tests build clean with all of these.
+WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wold-style-definition -Wcast-align -Wcast-qual -Wundef -Wpointer-arith \
+       -Wwrite-strings -Wredundant-decls -Wnested-externs -Wvla -Wformat=2
+# Warnings for C++ (the header's declarations and implementation compiled as C++11).
+CXXWARN = -Wall -Wextra -Wpedantic -Wshadow -Wcast-align -Wcast-qual -Wundef \
+          -Wpointer-arith -Wwrite-strings -Wredundant-decls -Wformat=2
+
+# stb_ds.h (Debian libstb-dev). Evaluated when used, so `make deps` can install it first.
+# Its directory is searched with -isystem: stb_ds's own code is not ours to keep warning-free.
+STB_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags stb 2>/dev/null)
+STB_INC     = $(patsubst -I%,-isystem %,$(STB_CFLAGS))
+
+CPPFLAGS ?=
+CFLAGS   ?= $(OPT)
+CXXFLAGS ?= $(OPT)
+LDFLAGS  ?=
+LDLIBS   ?=
+
+ALL_CPPFLAGS = -I. $(STB_INC) $(CPPFLAGS)
+ALL_CFLAGS   = $(CSTD) $(WARN) $(WERROR) $(CFLAGS) -pthread
+ALL_CXXFLAGS = $(CXXSTD) $(CXXWARN) $(WERROR) $(CXXFLAGS) -pthread
+ALL_LDFLAGS  = $(LDFLAGS) -pthread
+
+# Sanitizer builds (clang).
+SAN_OPT   = -O1 -g -fno-omit-frame-pointer
+ASAN      = -fsanitize=address,undefined -fno-sanitize-recover=all
+TSAN      = -fsanitize=thread
+ASAN_OPTIONS_RUN  = ASAN_OPTIONS=abort_on_error=0:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
+TSAN_OPTIONS_RUN  = TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1
+# Possibly-lost blocks are not shown: smalloc's table of thread handles lives as long as the
+# process by design (stale handles are recognised by it), and Memcheck calls stb_ds arrays
+# "possibly lost" because they are referenced past their header.
+VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+                 --show-possibly-lost=no --track-origins=yes --quiet
+
+BUILD = build
+HEADER = smalloc.h
+
+TEST_SRCS = tests/main.c $(sort $(wildcard tests/t_*.c))
+TEST_DEPS = $(TEST_SRCS) $(wildcard tests/*.h) $(HEADER)
+TEST_BIN  = $(BUILD)/smalloc_test
+
+EXAMPLE_SRCS = $(sort $(wildcard examples/[0-9][0-9]_*.c))
+EXAMPLE_BINS = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+
+# Arguments `make demo` runs each example with (none where not listed).
+DEMO_ARGS_02_rpc_server = 6 4
+
+.PHONY: all test check examples demo sanitize sanitize-asan sanitize-tsan valgrind clean \
+        deps deps-cxx deps-clang deps-valgrind deps-mingw windows bench bench-callgrind
+
+all: examples $(TEST_BIN)
+
+# ---------------------------------------------------------------------------------------------
+# Dependencies. $(call ensure,CHECK,PACKAGE): run CHECK; if it fails, install PACKAGE with
+# apt-get when we are root (apt-get update first if the install fails), else name it and fail.
+ensure = if ! ( $(1) ) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "make: installing $(2)"; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(2) \
+	    || { DEBIAN_FRONTEND=noninteractive apt-get update \
+	         && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(2); } \
+	    || exit 1; \
+	    ( $(1) ) >/dev/null 2>&1 || { echo "make: $(2) is installed but the check still fails: $(1)" >&2; exit 1; }; \
+	  else \
+	    echo "install $(2) (apt-get install $(2))" >&2; exit 1; \
+	  fi; \
+	fi
+
+deps:
+	@$(call ensure,command -v $(PKG_CONFIG),pkg-config)
+	@$(call ensure,test -f /usr/include/stb/stb_ds.h && $(PKG_CONFIG) --exists stb,libstb-dev)
+
+deps-cxx: deps
+	@$(call ensure,command -v $(CXX),g++)
+
+deps-clang: deps
+	@$(call ensure,command -v $(CLANG),clang)
+	@v=$$($(CLANG) -dumpversion | cut -d. -f1); \
+	 $(call ensure,echo 'int main(void){return 0;}' | $(CLANG) -x c $(ASAN) -o /dev/null -,libclang-rt-$$v-dev)
+
+deps-valgrind: deps
+	@$(call ensure,command -v $(VALGRIND),valgrind)
+
+deps-mingw: deps
+	@$(call ensure,command -v $(MINGW_CC),gcc-mingw-w64-x86-64)
+
+# ---------------------------------------------------------------------------------------------
+# The test suite: one binary, run last so that "N passed, M failed" is the last line.
+test: check $(TEST_BIN)
+	./$(TEST_BIN)
+
+$(TEST_BIN): $(TEST_DEPS) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(TEST_SRCS) -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+
+# ---------------------------------------------------------------------------------------------
+# Compile checks, each built and run.
+check: check-link check-static check-cxx check-symbols check-readme check-variants
+.PHONY: check-link check-static check-cxx check-symbols check-readme check-variants
+
+# The suite again without threads, and with C11 <threads.h> instead of POSIX threads.
+$(BUILD)/variants/no_threads: $(TEST_DEPS) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DSMALLOC_NO_THREADS $(TEST_SRCS) -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+$(BUILD)/variants/c11_threads: $(TEST_DEPS) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -std=c11 -DSMALLOC_C11_THREADS $(TEST_SRCS) -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+check-variants: $(BUILD)/variants/no_threads $(BUILD)/variants/c11_threads
+	./$(BUILD)/variants/no_threads
+	./$(BUILD)/variants/c11_threads
+
+# Two files: the implementation in one, plain use in the other.
+$(BUILD)/link/%.o: tests/%.c $(HEADER) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+$(BUILD)/link/link_test: $(BUILD)/link/link_a.o $(BUILD)/link/link_b.o
+	$(CC) $^ -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+check-link: $(BUILD)/link/link_test
+	./$<
+
+# SMALLOC_STATIC: must be warning-free even though the file uses only some functions.
+$(BUILD)/static_use: tests/static_use.c $(HEADER) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -Werror -Wall -Wextra $< -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+check-static: $(BUILD)/static_use
+	./$<
+
+# The header as C++11 (g++ -Wall -Wextra -Werror); stb_ds's implementation compiled as C.
+$(BUILD)/cxx/cxx_use.o: tests/cxx_use.cpp $(HEADER) Makefile | deps-cxx
+	@mkdir -p $(@D)
+	$(CXX) $(ALL_CPPFLAGS) $(ALL_CXXFLAGS) -Wall -Wextra -Werror -c $< -o $@
+$(BUILD)/cxx/stb_ds_impl.o: tests/stb_ds_impl.c Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(CSTD) $(CFLAGS) -pthread -c $< -o $@
+$(BUILD)/cxx/cxx_use: $(BUILD)/cxx/cxx_use.o $(BUILD)/cxx/stb_ds_impl.o
+	$(CXX) $^ -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+check-cxx: $(BUILD)/cxx/cxx_use
+	./$<
+
+# Exported symbols: the implementation alone (without stb_ds's) may export only public sm_*
+# names (private sm__* functions are static); with SMALLOC_STB_DS_IMPLEMENTATION, stb_ds's own
+# stbds_* names are allowed as well.
+SYMBOLS = nm -g --defined-only $(1) | awk 'NF >= 3 { print $$3 }'
+$(BUILD)/symbols/impl.o: $(HEADER) Makefile | deps
+	@mkdir -p $(@D)
+	printf '#define SMALLOC_IMPLEMENTATION\n#include "smalloc.h"\n' > $(BUILD)/symbols/impl.c
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -c $(BUILD)/symbols/impl.c -o $@
+$(BUILD)/symbols/impl_stbds.o: $(HEADER) Makefile | deps
+	@mkdir -p $(@D)
+	printf '#define SMALLOC_IMPLEMENTATION\n#define SMALLOC_STB_DS_IMPLEMENTATION\n#include "smalloc.h"\n' \
+	  > $(BUILD)/symbols/impl_stbds.c
+	$(CC) $(ALL_CPPFLAGS) $(CSTD) $(CFLAGS) -pthread -c $(BUILD)/symbols/impl_stbds.c -o $@
+check-symbols: $(BUILD)/symbols/impl.o $(BUILD)/symbols/impl_stbds.o
+	@n=$$($(call SYMBOLS,$(BUILD)/symbols/impl.o) | wc -l); \
+	 bad=$$($(call SYMBOLS,$(BUILD)/symbols/impl.o) | grep -v '^sm_[A-Za-z0-9]' || true); \
+	 if [ -n "$$bad" ]; then echo "symbols: exported, but not public sm_ names:" $$bad >&2; exit 1; fi; \
+	 bad=$$($(call SYMBOLS,$(BUILD)/symbols/impl_stbds.o) | grep -v -e '^sm_[A-Za-z0-9]' -e '^stbds_' || true); \
+	 if [ -n "$$bad" ]; then echo "symbols: exported, but neither sm_ nor stbds_:" $$bad >&2; exit 1; fi; \
+	 if [ "$$n" -eq 0 ]; then echo "symbols: the implementation object exports nothing" >&2; exit 1; fi; \
+	 echo "symbols: all $$n exported symbols of the implementation start with sm_"
+
+# The README's quick-start program: the ```c block after the <!-- quickstart --> marker.
+$(BUILD)/readme/quickstart.c: README.md Makefile
+	@mkdir -p $(@D)
+	awk '/<!-- quickstart -->/ { m = 1; next } m == 1 && /^```c/ { m = 2; next } \
+	     m == 2 && /^```/ { exit } m == 2 { print }' README.md > $@
+	@test -s $@ || { echo "README.md: no \`\`\`c block after <!-- quickstart -->" >&2; exit 1; }
+$(BUILD)/readme/quickstart: $(BUILD)/readme/quickstart.c $(HEADER) | deps
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+check-readme: $(BUILD)/readme/quickstart
+	./$<
+
+# ---------------------------------------------------------------------------------------------
+# Examples.
+examples: $(EXAMPLE_BINS)
+
+$(BUILD)/examples/%: examples/%.c $(HEADER) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+
+demo: $(EXAMPLE_BINS)
+	@set -e; for bin in $(EXAMPLE_BINS); do \
+	  name=$$(basename $$bin); \
+	  case $$name in \
+	    02_rpc_server) args="$(DEMO_ARGS_02_rpc_server)" ;; \
+	    *) args="" ;; \
+	  esac; \
+	  echo; echo "=== $$bin $$args"; \
+	  ./$$bin $$args; \
+	done; \
+	echo; echo "demo: all $(words $(EXAMPLE_BINS)) examples ran"
+
+# ---------------------------------------------------------------------------------------------
+# Sanitizers (clang) and Valgrind.
+sanitize: sanitize-asan sanitize-tsan
+
+$(BUILD)/asan/smalloc_test: $(TEST_DEPS) Makefile | deps-clang
+	@mkdir -p $(@D)
+	$(CLANG) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(SAN_OPT) $(ASAN) -pthread $(TEST_SRCS) -o $@ $(LDFLAGS) $(LDLIBS)
+$(BUILD)/tsan/smalloc_test: $(TEST_DEPS) Makefile | deps-clang
+	@mkdir -p $(@D)
+	$(CLANG) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(SAN_OPT) $(TSAN) -pthread $(TEST_SRCS) -o $@ $(LDFLAGS) $(LDLIBS)
+
+sanitize-asan: $(BUILD)/asan/smalloc_test
+	$(ASAN_OPTIONS_RUN) ./$<
+sanitize-tsan: $(BUILD)/tsan/smalloc_test
+	$(TSAN_OPTIONS_RUN) ./$<
+
+valgrind: $(TEST_BIN) | deps-valgrind
+	TH_NOFORK=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$(TEST_BIN)
+
+# ---------------------------------------------------------------------------------------------
+# Windows: Win32 threads, SRW locks and the fiber-local-storage exit hook must compile cleanly.
+# (Running these under Wine is a separate step.)
+WINDOWS_BINS = $(BUILD)/windows/smalloc_test.exe \
+               $(patsubst examples/%.c,$(BUILD)/windows/%.exe,$(EXAMPLE_SRCS))
+$(BUILD)/windows/smalloc_test.exe: $(TEST_DEPS) Makefile | deps-mingw
+	@mkdir -p $(@D)
+	$(MINGW_CC) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) $(OPT) $(TEST_SRCS) -o $@
+$(BUILD)/windows/%.exe: examples/%.c $(HEADER) Makefile | deps-mingw
+	@mkdir -p $(@D)
+	$(MINGW_CC) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) $(OPT) $< -o $@
+windows: $(WINDOWS_BINS)
+	@echo "windows: $(words $(WINDOWS_BINS)) programs built with $(MINGW_CC)"
+
+# ---------------------------------------------------------------------------------------------
+# The fast-path benchmark (bench/fastpath.c): side by side in one process, and in callgrind.
+BENCH_BIN = $(BUILD)/bench/fastpath
+BENCH_MODES = bump env env-reset implicit malloc
+$(BENCH_BIN): bench/fastpath.c $(HEADER) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@ -pthread
+bench: $(BENCH_BIN)
+	@echo "$$(uname -m), $$($(CC) --version | head -n 1), -O2, commit $$(git rev-parse --short HEAD 2>/dev/null)"
+	./$(BENCH_BIN)
+# Two rounds of 1,000,000 allocations per mode, less the set-up that every mode shares.
+bench-callgrind: $(BENCH_BIN) | deps-valgrind
+	@ir() { $(VALGRIND) --tool=callgrind --callgrind-out-file=/dev/null ./$(BENCH_BIN) $$1 2>&1 \
+	        | awk '/Collected/ { print $$NF }'; }; \
+	 base=$$(ir setup); \
+	 for m in $(BENCH_MODES); do \
+	   echo "$$m: $$(( ($$(ir $$m) - base) / 2000000 )) instructions per allocation"; \
+	 done
+
+clean:
+	rm -rf $(BUILD)
