@@ -1438,46 +1438,36 @@ static void sm__thread_end(sm__thread *rec)
 
 #if defined(SMALLOC_NO_THREADS)
 static int sm__exit_hook(sm__thread *rec) { (void)rec; return 1; }
-#elif defined(_WIN32)
-static DWORD sm__fls = FLS_OUT_OF_INDEXES;
-static VOID WINAPI sm__fls_exit(PVOID rec) { if (rec) sm__thread_end((sm__thread *)rec); }
-static int sm__exit_hook(sm__thread *rec)
-{
-    int ok;
-    sm__global_lock();
-    if (sm__fls == FLS_OUT_OF_INDEXES)
-        sm__fls = FlsAlloc(sm__fls_exit);
-    ok = sm__fls != FLS_OUT_OF_INDEXES;
-    sm__global_unlock();
-    return ok && FlsSetValue(sm__fls, rec);
-}
-#elif defined(SMALLOC_C11_THREADS)
-static tss_t sm__key;
-static int sm__key_made;
-static void sm__key_exit(void *rec) { sm__thread_end((sm__thread *)rec); }
-static int sm__exit_hook(sm__thread *rec)
-{
-    int ok;
-    sm__global_lock();
-    if (!sm__key_made)
-        sm__key_made = tss_create(&sm__key, sm__key_exit) == thrd_success;
-    ok = sm__key_made;
-    sm__global_unlock();
-    return ok && tss_set(sm__key, rec) == thrd_success;
-}
 #else
-static pthread_key_t sm__key;
+/* A thread-specific key whose destructor sees the exiting thread's record. */
+static void sm__key_exit(void *rec) { if (rec) sm__thread_end((sm__thread *)rec); }
+#if defined(_WIN32)
+typedef DWORD sm__key_t;
+static VOID WINAPI sm__fls_exit(PVOID rec) { sm__key_exit(rec); }
+static int sm__key_create(sm__key_t *k)      { return (*k = FlsAlloc(sm__fls_exit)) != FLS_OUT_OF_INDEXES; }
+static int sm__key_set(sm__key_t k, void *v) { return FlsSetValue(k, v) != 0; }
+#elif defined(SMALLOC_C11_THREADS)
+typedef tss_t sm__key_t;
+static int sm__key_create(sm__key_t *k)      { return tss_create(k, sm__key_exit) == thrd_success; }
+static int sm__key_set(sm__key_t k, void *v) { return tss_set(k, v) == thrd_success; }
+#else
+typedef pthread_key_t sm__key_t;
+static int sm__key_create(sm__key_t *k)      { return pthread_key_create(k, sm__key_exit) == 0; }
+static int sm__key_set(sm__key_t k, void *v) { return pthread_setspecific(k, v) == 0; }
+#endif
+static sm__key_t sm__key;
 static int sm__key_made;
-static void sm__key_exit(void *rec) { sm__thread_end((sm__thread *)rec); }
+
+/* Hands rec to the thread-exit hook; 0 when the key cannot be made or set. */
 static int sm__exit_hook(sm__thread *rec)
 {
     int ok;
     sm__global_lock();
     if (!sm__key_made)
-        sm__key_made = pthread_key_create(&sm__key, sm__key_exit) == 0;
+        sm__key_made = sm__key_create(&sm__key);
     ok = sm__key_made;
     sm__global_unlock();
-    return ok && pthread_setspecific(sm__key, rec) == 0;
+    return ok && sm__key_set(sm__key, rec);
 }
 #endif
 
