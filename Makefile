@@ -126,8 +126,13 @@ $(TEST_BIN): $(TEST_DEPS) Makefile | deps
 
 # ---------------------------------------------------------------------------------------------
 # Compile checks, each built and run.
-check: check-link check-static check-cxx check-symbols check-readme check-variants
-.PHONY: check-link check-static check-cxx check-symbols check-readme check-variants
+check: check-c89 check-link check-static check-cxx check-symbols check-readme check-variants
+.PHONY: check-c89 check-link check-static check-cxx check-symbols check-readme check-variants
+
+# The declarations alone (no implementation) as C89, pedantic, warnings as errors.
+check-c89: tests/c89_use.c $(HEADER) Makefile | deps
+	@mkdir -p $(BUILD)
+	$(CC) -I. -std=c89 -pedantic -Wall -Wextra -Werror -c tests/c89_use.c -o $(BUILD)/c89_use.o
 
 # The suite again without threads, and with C11 <threads.h> instead of POSIX threads.
 $(BUILD)/variants/no_threads: $(TEST_DEPS) Makefile | deps
