@@ -48,6 +48,9 @@ CONTENTS
    SMALLOC_NO_THREADS              build without threads: no locks, atomics or thread-local storage;
                                    "the calling thread" is the whole program.
    SMALLOC_C11_THREADS             use C11 <threads.h> instead of POSIX threads (non-Windows).
+                                   Windows uses Win32 threads (SRW locks, fiber-local storage).
+                                   Threads need the GCC/Clang atomic builtins (gcc, clang,
+                                   mingw-w64); other compilers build with SMALLOC_NO_THREADS.
    SMALLOC_DEFAULT_CHUNK_SIZE      the first chunk's size when sm_config.chunk_size is 0 (8192);
                                    sizes below 256 are raised to 256.
    SMALLOC_REALLOC(p, n), SMALLOC_FREE(p)
