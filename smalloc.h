@@ -68,8 +68,9 @@ CONTENTS
    sm_env_destroy(env)              releases every block and the environment; threads still
        attached get SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG.
    sm_env_reset(env)                releases every block but keeps the normal chunks for the next
-       allocations (single-block chunks go back), so an environment reused per request stops
-       calling the backing allocator once it has grown to its largest request.
+       allocations, so an environment reused per request stops calling the backing allocator
+       for them once it has grown to its largest request. Blocks large enough for a chunk of
+       their own (see COSTS) go back at reset and are obtained again each time.
    sm_env_allocate(env, size, &status), sm_env_allocate_aligned(env, size, alignment, &status)
        a block of at least size bytes (0 gives a unique block), aligned to alignof(max_align_t)
        or to alignment (a power of two, else SM_INVALID_ARG). NULL with SM_OUT_OF_MEMORY when the
@@ -83,7 +84,7 @@ CONTENTS
        backing allocator (now and peak, the environment itself and its cursors included) and
        the number of chunks.
        Block bytes are usable sizes (rounded to the alignment granule). Exact while no other
-       thread allocates in env; a snapshot otherwise.
+       thread allocates or marks free in env; a snapshot otherwise.
    sm_env_handle(env)               the thread handle of env, for sm_set_thread_handle.
    The backing allocator (sm_config.alloc/free/context) is called for chunks, for the
    environment and for one small cursor per thread that allocates in it; free receives the size
@@ -110,11 +111,15 @@ CONTENTS
    sm_set_thread_handle(h)          makes h's environment current for the calling thread without
        taking ownership; NULL detaches. A stale handle (its environment destroyed, even long ago
        and its memory reused) gives SM_INVALID_HANDLE and changes nothing. A thread still attached
-       to a destroyed environment gets SM_INVALID_HANDLE from every call but sm_set_thread_handle.
+       to a destroyed environment gets SM_INVALID_HANDLE from every call that uses the current
+       environment (sm_allocate*, sm_free of a block, sm_get_thread_handle, sm_disable_allocate,
+       the default client pair) until it attaches elsewhere, detaches or enables.
    Handles are checked by generation, not by address: a handle is a slot of the handle table and
    the slot's generation when its environment was created. A slot is retired for good before its
-   generation could wrap (after 2^39 environments on 64-bit targets, 2^15 on 32-bit ones), so a
-   stale handle is never mistaken for a live one. The table's pages (a few words per environment
+   generation could wrap (after 2^40 environments on 64-bit targets, 2^16 on 32-bit ones), so a
+   stale handle is never mistaken for a live one. The price on 32-bit targets: a process can
+   create about 4 billion environments in all (65,280 slots of 65,535), after which creating
+   one fails with SM_OUT_OF_MEMORY. The table's pages (a few words per environment
    alive at once) stay allocated for the life of the process, so that a thread still attached to
    a destroyed environment reads memory that is still there.
 
@@ -144,8 +149,9 @@ CONTENTS
    cursor, so allocation takes no lock. sm_env_destroy, sm_env_reset and the owner's disable must
    not run while another thread is inside a call on the same environment.
    Thread exit is noticed through a POSIX thread-specific key, a C11 tss_t or a Win32 fiber-local
-   storage slot. No such hook runs when the whole process exits (exit() or a return from main):
-   disable what the main thread enabled before that.
+   storage slot (with fibers, that of the fiber that first enabled). No such hook runs when the
+   whole process exits (exit() or a return from main): disable what the main thread enabled
+   before that.
    A thread keeps its cursor in an environment until the environment is destroyed; a new thread
    may take over the cursor of one that has exited.
 
@@ -156,7 +162,11 @@ CONTENTS
    next chunk gets a chunk of its own and does not make later chunks larger. Each block costs
    its size rounded up to the granule (alignof(max_align_t)) plus two bits of bitmap.
    sm_free: O(1) for a block of the calling thread's current chunk; otherwise a lock and a binary
-   search over the environment's chunks (few, since they grow geometrically).
+   search over the environment's chunks (few, since they grow geometrically). Rolling the bump
+   back takes the lock too once another thread has marked a block free in that chunk, so that a
+   double free racing with it is refused cleanly.
+   A thread remembers its cursor in the last four environments it used by name (direct-mapped on
+   the handle); one that alternates between more may take the lock when it switches.
    Destroy and reset: proportional to the number of chunks.
    Bookkeeping failures: stb_ds does not check realloc. smalloc grows its containers before it
    changes anything, and when SMALLOC_STB_DS_IMPLEMENTATION compiles stb_ds here, a failed growth
@@ -401,6 +411,8 @@ static unsigned sm__msb(size_t x)
 #define SM__LOAD_ACQ(p)     (*(p))
 #define SM__STORE(p, v)     (*(p) = (v))
 #define SM__STORE_REL(p, v) (*(p) = (v))
+#define SM__LOAD_SC(p)      (*(p))
+#define SM__STORE_SC(p, v)  (*(p) = (v))
 static size_t sm__fetch_or(size_t *p, size_t v)  { size_t o = *p; *p = o | v; return o; }
 static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; return o; }
 #define SM__EXCHANGE(p, v)  sm__exchange_fn((p), (v))
@@ -409,6 +421,8 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 #define SM__LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define SM__STORE(p, v)     __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define SM__STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
+#define SM__LOAD_SC(p)      __atomic_load_n((p), __ATOMIC_SEQ_CST)
+#define SM__STORE_SC(p, v)  __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
 #define sm__fetch_or(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
 #define sm__fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
 #define SM__EXCHANGE(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
@@ -483,6 +497,7 @@ typedef struct sm__chunk {
     size_t *starts, *freed;       /* nwords words each; NULL for a single chunk */
     size_t nwords;
     int single_freed;
+    int foreign;                  /* another thread has marked a block free here (atomic) */
 } sm__chunk;
 
 /* Each thread that allocates in an environment bumps its own cursor, so allocation needs no
@@ -499,8 +514,7 @@ typedef struct sm__cursor {
 } sm__cursor;
 
 /* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
-   destroyed environment can still read its slot's generation: odd while an environment uses
-   the slot, bumped at create and at destroy. */
+   destroyed environment can still read its slot's generation, which destroy bumps. */
 typedef struct sm__slot {
     uintptr_t gen;
     sm_env *env;
@@ -545,12 +559,17 @@ typedef struct sm__thread {
 
 typedef struct sm__jmp { jmp_buf buf; } sm__jmp;
 
+/* A thread's cursors in the last environments it used by name, direct-mapped on the handle's
+   low bits (its slot index), so a thread working in a few environments stays lock-free. */
+#define SM__XCACHE 4u
+#define SM__XSLOT(handle) ((size_t)(handle) & (SM__XCACHE - 1))
+
 /* The calling thread's state. The first fields serve the allocation fast paths. */
 typedef struct sm__tls {
     sm__cursor *cur;              /* this thread's cursor in the current environment, or NULL */
     sm__attach at;                /* the current environment */
-    uintptr_t xid;                /* handle of the last environment used through sm_env_* */
-    sm__cursor *xcur;             /* and this thread's cursor there */
+    uintptr_t xid[SM__XCACHE];    /* handles of environments used through sm_env_*, */
+    sm__cursor *xcur[SM__XCACHE]; /* and this thread's cursors there, by SM__XSLOT */
     sm__thread *rec;
     sm_client_alloc_fn *client_alloc;
     sm_client_free_fn *client_free;
@@ -652,10 +671,24 @@ static void sm__set_start(size_t *map, size_t i)
     SM__STORE(w, SM__LOAD(w) | (size_t)1 << (i % SM__WBITS));
 }
 
+/* Sequentially consistent: see sm__rollback. */
 static void sm__clear_start(size_t *map, size_t i)
 {
     size_t *w = &map[i / SM__WBITS];
-    SM__STORE(w, SM__LOAD(w) & ~((size_t)1 << (i % SM__WBITS)));
+    SM__STORE_SC(w, SM__LOAD(w) & ~((size_t)1 << (i % SM__WBITS)));
+}
+
+/* Clears bits lo..hi (inclusive) of a bitmap that other threads may update. */
+static void sm__clear_range(size_t *map, size_t lo, size_t hi)
+{
+    while (lo <= hi) {
+        size_t k = lo / SM__WBITS, first = lo % SM__WBITS;
+        size_t last = hi / SM__WBITS == k ? hi % SM__WBITS : SM__WBITS - 1;
+        size_t mask = ((((size_t)2 << last) - 1) >> first) << first;
+        if (SM__LOAD(&map[k]) & mask)
+            (void)sm__fetch_and(&map[k], ~mask);
+        lo = (k + 1) * SM__WBITS;
+    }
 }
 
 /* The first set bit in [from, to), or `to`. */
@@ -737,16 +770,17 @@ static int sm__slot_acquire(sm_env *env)
         }
         i = sm__slot_count++;
         s = sm__slot_at(i);
+        SM__STORE_REL(&s->gen, (uintptr_t)1);   /* never 0: small integers are never handles */
     }
-    gen = SM__LOAD(&s->gen) + 1;
-    SM__STORE_REL(&s->gen, gen);
+    gen = SM__LOAD(&s->gen);
     s->env = env;
     env->slot = s;
     env->handle = gen << SM__IDX_BITS | (uintptr_t)(i + 1);
     return 1;
 }
 
-/* Makes every handle of env stale. A slot whose generation would wrap is retired for good. */
+/* Makes every handle of env stale. A slot whose generation would no longer fit a handle is
+   retired for good. */
 static void sm__slot_release(sm_env *env)
 {
     sm__slot *s = env->slot;
@@ -754,7 +788,7 @@ static void sm__slot_release(sm_env *env)
     sm__global_lock();
     SM__STORE_REL(&s->gen, gen);
     s->env = NULL;
-    if (gen < SM__GEN_MAX) {
+    if (gen <= SM__GEN_MAX) {
         s->next_free = sm__free_slot;
         sm__free_slot = (size_t)(env->handle & SM__IDX_MASK);
     }
@@ -767,10 +801,10 @@ static sm__slot *sm__slot_lookup(sm_thread_handle h)
     uintptr_t v = (uintptr_t)h, gen = v >> SM__IDX_BITS;
     size_t i = (size_t)(v & SM__IDX_MASK);
     sm__slot *s;
-    if (!i || i > sm__slot_count || !(gen & 1u))
+    if (!i || i > sm__slot_count)
         return NULL;
     s = sm__slot_at(i - 1);
-    return SM__LOAD(&s->gen) == gen ? s : NULL;
+    return s->env && SM__LOAD(&s->gen) == gen ? s : NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -818,6 +852,7 @@ static sm__chunk *sm__chunk_normal(sm_env *env, size_t size, const char *file, i
     ch->freed = ch->starts + words;
     ch->nwords = words;
     ch->single_freed = 0;
+    ch->foreign = 0;
     memset(ch->starts, 0, 2 * words * sizeof(size_t));
     SMALLOC_ASSERT((size_t)(ch->limit - base) <= size);
     return ch;
@@ -981,6 +1016,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         ch->starts = ch->freed = NULL;
         ch->nwords = 0;
         ch->single_freed = 0;
+        ch->foreign = 0;
         sm__dir_insert(env, ch);
         c->last_single = ch;
         c->last_chunk = c->chunk;
@@ -1012,7 +1048,9 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
     void *p, *grown;
     int fresh = 0;
     sm_status st = SM_OUT_OF_MEMORY;
+    size_t peak;
     sm__lock(&env->lock);
+    peak = env->backing_peak;
     c = sm__cursor_find(env);
     if (!c && sm__reserve(env->cursors, sizeof *env->cursors, 1, &grown)) {
         env->cursors = (sm__cursor **)grown;
@@ -1034,6 +1072,7 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
         /* leave the environment exactly as it was */
         (void)stbds_arrpop(env->cursors);
         sm__backing_free(env, c, sizeof *c);
+        env->backing_peak = peak;
         c = NULL;
     }
     sm__unlock(&env->lock);
@@ -1047,31 +1086,42 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
 /* Mark-free                                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Moves the cursor's top down to granule i, then further over the padding and marked-free
-   blocks right below it: freeing the last block frees them with it. */
-static void sm__rollback(sm__cursor *c, size_t i)
+/* Moves the cursor's top down to granule i (the start of the block just freed, or the top
+   itself), then further over the alignment padding and marked-free blocks right below it.
+   Other threads mark blocks free here only under the environment's lock, after announcing it
+   in chunk->foreign and then reading the start bit. Rollback clears the start bits first and
+   reads the flag after (both sequentially consistent), so either that thread sees the block
+   gone, or this one sees the flag and clears the freed bits under the lock: a double free
+   racing with the rollback is refused and leaves no stale bit behind. */
+static void sm__rollback(sm_env *env, sm__cursor *c, size_t i, int locked)
 {
-    size_t *freed = c->chunk->freed;
+    size_t *freed = c->chunk->freed, hi = i;
+    int foreign;
+    sm__clear_start(c->starts, i);
     for (;;) {
         size_t j = sm__prev_bit(c->starts, 0, i);
-        size_t m = sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i);
-        if (m != SM__NONE) {
-            /* padding that a block needed for its alignment */
-            (void)sm__fetch_and(&freed[m / SM__WBITS], ~((size_t)1 << (m % SM__WBITS)));
-            i = m;
+        if (sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i) != SM__NONE) {
+            /* the padding an aligned block needed: its freed-bit marker is the only one above j */
+            i = sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i);
             continue;
         }
         if (j == SM__NONE || !sm__bit(freed, j))
             break;
         sm__clear_start(c->starts, j);
-        (void)sm__fetch_and(&freed[j / SM__WBITS], ~((size_t)1 << (j % SM__WBITS)));
         i = j;
     }
+    foreign = !locked && SM__LOAD_SC(&c->chunk->foreign);
+    if (foreign)
+        sm__lock(&env->lock);
+    sm__clear_range(freed, i, hi);
     SM__STORE(&c->top, c->base + i * SM__GRAIN);
+    if (foreign)
+        sm__unlock(&env->lock);
 }
 
-/* p lies in the cursor's own chunk, below its top: only this thread moves that top. */
-static sm_status sm__free_local(sm__cursor *c, uintptr_t p)
+/* p lies in the cursor's own chunk, below its top: only this thread moves that top.
+   locked: the caller holds the environment's lock. */
+static sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p, int locked)
 {
     size_t off = (size_t)(p - c->base), i, end, bit;
     size_t *freed = c->chunk->freed;
@@ -1081,13 +1131,12 @@ static sm_status sm__free_local(sm__cursor *c, uintptr_t p)
     end = (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN;
     if (!sm__bit(c->starts, i) || sm__bit(freed, i))
         return SM_INVALID_ARG;
-    if (sm__next_bit(c->starts, i + 1, end) < end) {
-        bit = (size_t)1 << (i % SM__WBITS);
-        return (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit) ? SM_INVALID_ARG : SM_OK;
-    }
-    /* the last block */
-    sm__clear_start(c->starts, i);
-    sm__rollback(c, i);
+    /* claim the block as any thread would; only the last one is then rolled back */
+    bit = (size_t)1 << (i % SM__WBITS);
+    if (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit)
+        return SM_INVALID_ARG;
+    if (sm__next_bit(c->starts, i + 1, end) >= end)
+        sm__rollback(env, c, i, locked);
     return SM_OK;
 }
 
@@ -1106,7 +1155,7 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
     sm__lock(&env->lock);
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
-        st = sm__free_local(c, p);
+        st = sm__free_local(env, c, p, 1);
     } else if ((at = sm__dir_find(env, p)) != SM__NONE) {
         ch = env->chunks[at];
         if (!ch->starts) {
@@ -1120,7 +1169,7 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
                     sm__chunk_dispose(env, ch);
                     c->last_single = NULL;
                     if (c->chunk)
-                        sm__rollback(c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN);
+                        sm__rollback(env, c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN, 1);
                 } else {
                     ch->single_freed = 1;
                 }
@@ -1130,7 +1179,11 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
                    (p - (uintptr_t)ch->payload) % SM__GRAIN == 0) {
             size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
             size_t bit = (size_t)1 << (i % SM__WBITS);
-            if (sm__bit(ch->starts, i) && !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit))
+            /* announce, then look: the other half of the protocol in sm__rollback */
+            if (!SM__LOAD(&ch->foreign))
+                SM__STORE_SC(&ch->foreign, 1);
+            if (((SM__LOAD_SC(&ch->starts[i / SM__WBITS]) >> (i % SM__WBITS)) & 1u) &&
+                !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit))
                 st = SM_OK;
         }
     }
@@ -1269,6 +1322,7 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
             memset(ch->freed, 0, words * sizeof(size_t));
             ch->used = (uintptr_t)ch->payload;
             ch->cursor = NULL;
+            ch->foreign = 0;
             stbds_arrput(env->spares, ch);
         } else {
             sm__chunk_dispose(env, ch);
@@ -1287,7 +1341,8 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
    does not match. */
 static sm__cursor *sm__cached_cursor(const sm_env *env)
 {
-    return sm__t.xid == env->handle ? sm__t.xcur : NULL;
+    size_t k = SM__XSLOT(env->handle);
+    return sm__t.xid[k] == env->handle ? sm__t.xcur[k] : NULL;
 }
 
 static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
@@ -1310,16 +1365,16 @@ static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_sta
     }
     p = sm__allocate_slow(env, size, alignment, status, file, line, &c);
     if (c) {
-        sm__t.xid = env->handle;
-        sm__t.xcur = c;
+        sm__t.xid[SM__XSLOT(env->handle)] = env->handle;
+        sm__t.xcur[SM__XSLOT(env->handle)] = c;
     }
     return p;
 }
 
 SMALLOC_DEF void *sm_env_allocate(sm_env *env, size_t size, sm_status *status)
 {
-    if (SM__LIKELY(env != NULL) && sm__t.xid == env->handle) {
-        sm__cursor *c = sm__t.xcur;
+    if (SM__LIKELY(env != NULL) && sm__t.xid[SM__XSLOT(env->handle)] == env->handle) {
+        sm__cursor *c = sm__t.xcur[SM__XSLOT(env->handle)];
         uintptr_t top = SM__LOAD(&c->top);
         if (SM__FITS(c, top, size)) {
             if (status)
@@ -1349,7 +1404,7 @@ SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
         return SM_OK;
     c = sm__cached_cursor(env);
     if (sm__in_cursor(c, (uintptr_t)node))
-        return sm__free_local(c, (uintptr_t)node);
+        return sm__free_local(env, c, (uintptr_t)node, 0);
     return sm__free_slow(env, (uintptr_t)node);
 }
 
@@ -1434,7 +1489,7 @@ static void sm__thread_end(sm__thread *rec)
     if (sm__t.rec == rec) {
         sm__t.rec = NULL;
         sm__attach_to(&none);
-        sm__t.xid = 0;
+        memset(sm__t.xid, 0, sizeof sm__t.xid);
     }
 }
 #endif
@@ -1606,7 +1661,7 @@ SMALLOC_DEF sm_status sm_free(void *node)
     if (st != SM_OK)
         return st;
     if (sm__in_cursor(sm__t.cur, (uintptr_t)node))
-        return sm__free_local(sm__t.cur, (uintptr_t)node);
+        return sm__free_local(sm__t.at.env, sm__t.cur, (uintptr_t)node, 0);
     return sm__free_slow(sm__t.at.env, (uintptr_t)node);
 }
 

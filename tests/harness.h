@@ -121,8 +121,11 @@ static void th_result(const char *name, int ok, const char *why)
 
 void th_run(const char *name, void (*fn)(void))
 {
+    const char *verbose = getenv("TH_VERBOSE");
     th_cur_name = name;
     th_cur_failures = 0;
+    if (verbose && *verbose && strcmp(verbose, "0") != 0)
+        fprintf(stderr, "RUN %s\n", name);   /* which test a slow emulator is in */
     fflush(stdout);
     fflush(stderr);
 #ifndef _WIN32

@@ -43,7 +43,7 @@ static void fw_disarm(fw *w)
         CHECK_EQ_SIZE((a).freed_bytes, (b).freed_bytes); \
         CHECK_EQ_SIZE((a).freed_blocks, (b).freed_blocks); \
         CHECK_EQ_SIZE((a).backing_bytes, (b).backing_bytes); \
-        CHECK((a).backing_peak >= (b).backing_peak); \
+        CHECK_EQ_SIZE((a).backing_peak, (b).backing_peak); \
         CHECK_EQ_SIZE((a).chunks, (b).chunks); \
     } while (0)
 

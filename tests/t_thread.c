@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "harness.h"
 #include "counting.h"
 #include "threads.h"
@@ -735,6 +736,67 @@ TEST(shared_handle_stress)
     free(r);
 }
 
+/* Two threads mark the same block free at the same moment, the owner's last block (which the
+   owner rolls back while the other thread looks it up): exactly one of them gets SM_OK, and no
+   trace of the refused one is left on the memory the next block takes. The window is a few
+   instructions wide, so the threads meet by spinning, for up to 300,000 rounds or 3 seconds. */
+typedef struct race_arg {
+    sm_env *env;
+    void *block;
+    int go, done;                 /* handshake, through atomics */
+    sm_status status;
+} race_arg;
+
+static void racer(void *p)
+{
+    race_arg *a = (race_arg *)p;
+    for (;;) {
+        int go;
+        while ((go = __atomic_load_n(&a->go, __ATOMIC_ACQUIRE)) == 0)
+            ;
+        if (go < 0)
+            return;
+        a->status = sm_env_free(a->env, a->block);
+        __atomic_store_n(&a->go, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
+    }
+}
+
+TEST(racing_double_free)
+{
+    race_arg a;
+    th_thread t;
+    time_t t0 = time(NULL);
+    long i, both = 0, neither = 0, rejected = 0;
+    memset(&a, 0, sizeof a);
+    a.env = sm_env_create(NULL, NULL);
+    REQUIRE(a.env != NULL);
+    REQUIRE(th_thread_start(&t, racer, &a));
+    for (i = 0; i < 300000 && time(NULL) - t0 < 3; i++) {
+        sm_status mine;
+        void *next;
+        REQUIRE(sm_env_allocate(a.env, 16, NULL) != NULL);
+        a.block = sm_env_allocate(a.env, 16, NULL);
+        REQUIRE(a.block != NULL);
+        __atomic_store_n(&a.done, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&a.go, 1, __ATOMIC_SEQ_CST);   /* visible before this thread goes on */
+        mine = sm_env_free(a.env, a.block);
+        while (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE))
+            ;
+        both += mine == SM_OK && a.status == SM_OK;
+        neither += mine != SM_OK && a.status != SM_OK;
+        next = sm_env_allocate(a.env, 16, NULL);   /* where the block was, if it rolled back */
+        rejected += sm_env_free(a.env, next) != SM_OK;
+        CHECK_EQ_INT(sm_env_reset(a.env), SM_OK);
+    }
+    __atomic_store_n(&a.go, -1, __ATOMIC_RELEASE);
+    th_thread_join(&t);
+    CHECK_EQ_SIZE((size_t)both, 0);
+    CHECK_EQ_SIZE((size_t)neither, 0);
+    CHECK_EQ_SIZE((size_t)rejected, 0);
+    CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
+}
+
 /* The same with sm_env_create, so that sm_env_stats gives exact figures afterwards. */
 TEST(shared_env_stats_exact)
 {
@@ -808,5 +870,6 @@ void suite_thread(void)
     RUN(owner_disable_while_attached);
     RUN(shared_handle_stress);
     RUN(shared_env_stats_exact);
+    RUN(racing_double_free);
 #endif
 }
