@@ -37,15 +37,6 @@ static void fw_disarm(fw *w)
         w->c.fail_at = 0;
 }
 
-#define CHECK_STATS_SAME(a, b) do { \
-        CHECK_EQ_SIZE((a).live_bytes, (b).live_bytes); \
-        CHECK_EQ_SIZE((a).live_blocks, (b).live_blocks); \
-        CHECK_EQ_SIZE((a).freed_bytes, (b).freed_bytes); \
-        CHECK_EQ_SIZE((a).freed_blocks, (b).freed_blocks); \
-        CHECK_EQ_SIZE((a).backing_bytes, (b).backing_bytes); \
-        CHECK_EQ_SIZE((a).backing_peak, (b).backing_peak); \
-        CHECK_EQ_SIZE((a).chunks, (b).chunks); \
-    } while (0)
 
 /* mode: 0 sm_env_allocate, 1 sm_env_allocate_aligned, 2 sm_allocate (current environment),
    3 sm_allocate_aligned, 4 sm_env_allocate_at */
@@ -80,7 +71,7 @@ static void fw_alloc(fw *w, int mode, size_t size)
         CHECK(sm_get_thread_handle(NULL) == h);
         if (have_stats) {
             after = tu_stats(w->env);
-            CHECK_STATS_SAME(after, before);
+            CHECK_STATS_EQ(after, before);
         }
         w->failures++;
         fw_disarm(w);
