@@ -37,7 +37,6 @@ static void fw_disarm(fw *w)
         w->c.fail_at = 0;
 }
 
-
 /* mode: 0 sm_env_allocate, 1 sm_env_allocate_aligned, 2 sm_allocate (current environment),
    3 sm_allocate_aligned, 4 sm_env_allocate_at */
 static void *fw_call(fw *w, int mode, size_t size, sm_status *st)
