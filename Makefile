@@ -7,6 +7,7 @@
 #   make sanitize    the test suite under clang ASan+UBSan, then separately under TSan
 #   make valgrind    the test suite under Valgrind Memcheck (in process: TH_NOFORK=1)
 #   make windows     the test suite and the examples cross-compiled with mingw-w64 (compile only)
+#   make i386        the test suite as a 32-bit x86 program, run under qemu-i386
 #   make bench       the fast-path benchmark; make bench-callgrind: instructions per allocation
 #   make clean       remove build/
 #
@@ -18,6 +19,8 @@ CC      ?= cc
 CXX     ?= c++
 CLANG   ?= clang
 MINGW_CC ?= x86_64-w64-mingw32-gcc
+I386_CC  ?= i686-linux-gnu-gcc
+QEMU_I386 ?= qemu-i386
 VALGRIND ?= valgrind
 PKG_CONFIG ?= pkg-config
 
@@ -77,7 +80,7 @@ EXAMPLE_BINS = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
 DEMO_ARGS_02_rpc_server = 6 4
 
 .PHONY: all test check examples demo sanitize sanitize-asan sanitize-tsan valgrind clean \
-        deps deps-cxx deps-clang deps-valgrind deps-mingw windows bench bench-callgrind
+        deps deps-cxx deps-clang deps-valgrind deps-mingw deps-i386 windows i386 bench bench-callgrind
 
 all: examples $(TEST_BIN)
 
@@ -114,6 +117,11 @@ deps-valgrind: deps
 
 deps-mingw: deps
 	@$(call ensure,command -v $(MINGW_CC),gcc-mingw-w64-x86-64)
+
+deps-i386: deps
+	@$(call ensure,command -v $(I386_CC),gcc-i686-linux-gnu)
+	@$(call ensure,test -f /usr/i686-linux-gnu/include/stdio.h,libc6-dev-i386-cross)
+	@$(call ensure,command -v $(QEMU_I386),qemu-user)
 
 # ---------------------------------------------------------------------------------------------
 # The test suite: one binary, run last so that "N passed, M failed" is the last line.
@@ -258,6 +266,16 @@ $(BUILD)/windows/%.exe: examples/%.c $(HEADER) Makefile | deps-mingw
 	$(MINGW_CC) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) $(OPT) $< -o $@
 windows: $(WINDOWS_BINS)
 	@echo "windows: $(words $(WINDOWS_BINS)) programs built with $(MINGW_CC)"
+
+# ---------------------------------------------------------------------------------------------
+# 32-bit x86: pointer-sized handles are 32 bits there (16-bit slot index, 16-bit generation).
+# Linked statically: Debian's qemu-i386 hangs on dynamically linked i686 programs that start
+# threads or fork (seen with a five-line pthread_create/fork program).
+$(BUILD)/i386/smalloc_test: $(TEST_DEPS) Makefile | deps-i386
+	@mkdir -p $(@D)
+	$(I386_CC) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) $(OPT) -pthread -static $(TEST_SRCS) -o $@
+i386: $(BUILD)/i386/smalloc_test
+	$(QEMU_I386) ./$<
 
 # ---------------------------------------------------------------------------------------------
 # The fast-path benchmark (bench/fastpath.c): side by side in one process, and in callgrind.
