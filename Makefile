@@ -298,3 +298,7 @@ bench-callgrind: $(BENCH_BIN) | deps-valgrind
 
 clean:
 	rm -rf $(BUILD)
+
+# ---------------------------------------------------------------------------------------------
+# Further targets, one fragment per area (platforms, standards and lint, packaging).
+-include $(sort $(wildcard mk/*.mk))
