@@ -233,6 +233,7 @@ typedef struct sm_config {
     void                *context;      /* passed to alloc and free */
     unsigned             flags;        /* reserved: must be 0 in this version */
     sm_report_fn        *report;       /* reserved: must be NULL in this version */
+    /* cppcheck-suppress unusedStructMember ; reserved, for report (not used by this version) */
     void                *report_user;
 } sm_config;
 
@@ -366,6 +367,7 @@ static void *sm__stbds_realloc(void *p, size_t n);
 #define SM__MAX_ALIGN alignof(max_align_t)
 #else
 /* C99 has no max_align_t: take the strictest of the usual scalar types. */
+/* cppcheck-suppress unusedStructMember ; the members exist for their alignment only */
 struct sm__align_probe { char c; union { long double ld; long long ll; double d; void *p; void (*f)(void); } u; };
 #define SM__MAX_ALIGN offsetof(struct sm__align_probe, u)
 #endif
@@ -444,9 +446,11 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 typedef int sm__mutex;
 #define SM__MUTEX_INIT 0
 static int  sm__mutex_init(sm__mutex *m)    { *m = 0; return 1; }
+/* NOLINTBEGIN(readability-non-const-parameter): the signatures of the real locks below */
 static void sm__mutex_destroy(sm__mutex *m) { (void)m; }
 static void sm__lock(sm__mutex *m)          { (void)m; }
 static void sm__unlock(sm__mutex *m)        { (void)m; }
+/* NOLINTEND(readability-non-const-parameter) */
 #elif defined(_WIN32)
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
@@ -468,8 +472,8 @@ static void sm__unlock(sm__mutex *m)        { ReleaseSRWLockExclusive(m); }
 typedef mtx_t sm__mutex;
 static int  sm__mutex_init(sm__mutex *m)    { return mtx_init(m, mtx_plain) == thrd_success; }
 static void sm__mutex_destroy(sm__mutex *m) { mtx_destroy(m); }
-static void sm__lock(sm__mutex *m)          { mtx_lock(m); }
-static void sm__unlock(sm__mutex *m)        { mtx_unlock(m); }
+static void sm__lock(sm__mutex *m)          { (void)mtx_lock(m); }
+static void sm__unlock(sm__mutex *m)        { (void)mtx_unlock(m); }
 #else
 #include <pthread.h>
 typedef pthread_mutex_t sm__mutex;
@@ -592,7 +596,7 @@ static sm_raise_fn *sm__raise_handler;
 static sm__mutex sm__global;
 static once_flag sm__global_once = ONCE_FLAG_INIT;
 static void sm__global_init(void) { (void)mtx_init(&sm__global, mtx_plain); }
-static void sm__global_lock(void) { call_once(&sm__global_once, sm__global_init); mtx_lock(&sm__global); }
+static void sm__global_lock(void) { call_once(&sm__global_once, sm__global_init); (void)mtx_lock(&sm__global); }
 #else
 static sm__mutex sm__global = SM__MUTEX_INIT;
 static void sm__global_lock(void) { sm__lock(&sm__global); }
@@ -637,6 +641,14 @@ static int sm__reserve(void *arr, size_t elem, size_t more, void **out)
     return 1;
 }
 
+/* stbds_arrput after sm__reserve has made room: the store alone. stbds_arrput's own growth
+   (never taken after sm__reserve) assigns stbds_arrgrowf's void * to the typed array pointer
+   without a cast, which C++ rejects and -Wc++-compat reports in C. */
+#define SM__ARRPUT(a, v) do { \
+        SMALLOC_ASSERT(stbds_arrlenu(a) < stbds_arrcap(a)); \
+        (a)[stbds_header(a)->length++] = (v); \
+    } while (0)
+
 /* a + b, or 0 when it overflows: the one place where sizes are checked. */
 static int sm__add(size_t a, size_t b, size_t *sum)
 {
@@ -679,6 +691,7 @@ static void sm__clear_start(size_t *map, size_t i)
 }
 
 /* Clears bits lo..hi (inclusive) of a bitmap that other threads may update. */
+/* NOLINTNEXTLINE(readability-non-const-parameter): map is written through __atomic_fetch_and */
 static void sm__clear_range(size_t *map, size_t lo, size_t hi)
 {
     while (lo <= hi) {
@@ -766,7 +779,7 @@ static int sm__slot_acquire(sm_env *env)
             if (!page)
                 return 0;
             memset(page, 0, SM__PAGE_SLOTS * sizeof *page);
-            stbds_arrput(sm__pages, page);
+            SM__ARRPUT(sm__pages, page);
         }
         i = sm__slot_count++;
         s = sm__slot_at(i);
@@ -892,7 +905,7 @@ static size_t sm__dir_find(const sm_env *env, uintptr_t p)
 static void sm__dir_insert(sm_env *env, sm__chunk *ch)
 {
     size_t i = sm__dir_upper(env, (uintptr_t)ch), n = stbds_arrlenu(env->chunks);
-    stbds_arrput(env->chunks, ch);
+    SM__ARRPUT(env->chunks, ch);
     memmove(&env->chunks[i + 1], &env->chunks[i], (n - i) * sizeof *env->chunks);
     env->chunks[i] = ch;
 }
@@ -1059,7 +1072,7 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
             memset(c, 0, sizeof *c);
             c->thread = (const void *)&sm__t;
             c->next_size = env->chunk_size;
-            stbds_arrput(env->cursors, c);
+            SM__ARRPUT(env->cursors, c);
             fresh = 1;
         }
     }
@@ -1323,7 +1336,7 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
             ch->used = (uintptr_t)ch->payload;
             ch->cursor = NULL;
             ch->foreign = 0;
-            stbds_arrput(env->spares, ch);
+            SM__ARRPUT(env->spares, ch);
         } else {
             sm__chunk_dispose(env, ch);
         }
@@ -1569,7 +1582,7 @@ SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
         return st;
     frame.env->owner = rec;
     frame.prev = sm__t.at;
-    stbds_arrput(rec->frames, frame);
+    SM__ARRPUT(rec->frames, frame);
     at.slot = frame.env->slot;
     at.gen = SM__LOAD(&at.slot->gen);
     at.env = frame.env;
@@ -1594,13 +1607,13 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
     for (i = stbds_arrlen(rec->frames) - 1; i >= 0; i--) {
         if (rec->frames[i].env == sm__t.at.env) {
             sm__frame frame = rec->frames[i];
-            stbds_arrdel(rec->frames, i);
+            stbds_arrdel(rec->frames, (size_t)i);
             sm__env_delete(frame.env);
             sm__attach_to(&frame.prev);
             return SM_OK;
         }
     }
-    SMALLOC_ASSERT(!"an owned environment has a frame");
+    SMALLOC_ASSERT(i >= 0 && "an owned environment has a frame");   /* always fails here */
     return SM_INVALID_ARG;
 }
 
@@ -1780,7 +1793,7 @@ static void sm__raise(sm_status status, const char *function)
     if (handler)
         handler(status, function);
     else
-        fprintf(stderr, "smalloc: %s failed: %s\n", function, sm_status_string(status));
+        (void)fprintf(stderr, "smalloc: %s failed: %s\n", function, sm_status_string(status));
     abort();
 }
 
