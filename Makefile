@@ -8,6 +8,10 @@
 #   make valgrind    the test suite under Valgrind Memcheck (in process: TH_NOFORK=1)
 #   make windows     the test suite and the examples cross-compiled with mingw-w64 (compile only)
 #   make i386        the test suite as a 32-bit x86 program, run under qemu-i386
+#   make standards   the compile matrix (C89..C2x, C++11..20, gcc and clang, -Werror): mk/standards.mk
+#   make lint        cppcheck and clang-tidy on smalloc.h: mk/standards.mk
+#   make consumers   consumer projects for each way of using smalloc; make install/uninstall:
+#                    mk/packaging.mk
 #   make bench       the fast-path benchmark; make bench-callgrind: instructions per allocation
 #   make clean       remove build/
 #
