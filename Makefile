@@ -8,6 +8,8 @@
 #   make valgrind    the test suite under Valgrind Memcheck (in process: TH_NOFORK=1)
 #   make windows     the test suite and the examples cross-compiled with mingw-w64 (compile only)
 #   make i386        the test suite as a 32-bit x86 program, run under qemu-i386
+#   make portability every platform leg (gcc, clang, i386, aarch64, s390x, Wine, tcc, ...) and
+#                    a table of the results: mk/platforms.mk
 #   make standards   the compile matrix (C89..C2x, C++11..20, gcc and clang, -Werror): mk/standards.mk
 #   make lint        cppcheck and clang-tidy on smalloc.h: mk/standards.mk
 #   make consumers   consumer projects for each way of using smalloc; make install/uninstall:
