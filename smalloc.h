@@ -1599,22 +1599,23 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
 {
     sm_status st = sm__current();
     sm__thread *rec = sm__t.rec;
+    sm__frame frame;
     ptrdiff_t i;
     if (st != SM_OK)
         return st;
     if (!rec || sm__t.at.env->owner != rec)
         return SM_INVALID_ARG;
-    for (i = stbds_arrlen(rec->frames) - 1; i >= 0; i--) {
-        if (rec->frames[i].env == sm__t.at.env) {
-            sm__frame frame = rec->frames[i];
-            stbds_arrdel(rec->frames, (size_t)i);
-            sm__env_delete(frame.env);
-            sm__attach_to(&frame.prev);
-            return SM_OK;
-        }
-    }
-    SMALLOC_ASSERT(i >= 0 && "an owned environment has a frame");   /* always fails here */
-    return SM_INVALID_ARG;
+    i = stbds_arrlen(rec->frames) - 1;
+    while (i >= 0 && rec->frames[i].env != sm__t.at.env)
+        i--;
+    SMALLOC_ASSERT(i >= 0);   /* an environment the thread owns has its frame */
+    if (i < 0)
+        return SM_INVALID_ARG;
+    frame = rec->frames[i];
+    stbds_arrdel(rec->frames, (size_t)i);
+    sm__env_delete(frame.env);
+    sm__attach_to(&frame.prev);
+    return SM_OK;
 }
 
 static void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
