@@ -54,25 +54,32 @@ TEST(enable_allocate_disable)
     CHECK_EQ_INT(st, SM_OK);
 }
 
+/* Every thread-implicit allocation returns NULL with status want (and works without status). */
+static void check_allocate_refused(sm_status want)
+{
+    sm_status st = SM_OK;
+    CHECK(sm_allocate(8, &st) == NULL);
+    CHECK_EQ_INT(st, want);
+    st = SM_OK;
+    CHECK(sm_allocate(0, &st) == NULL);
+    CHECK_EQ_INT(st, want);
+    st = SM_OK;
+    CHECK(sm_allocate_aligned(8, 64, &st) == NULL);
+    CHECK_EQ_INT(st, want);
+    st = SM_OK;
+    CHECK(sm_allocate_at(8, &st, __FILE__, __LINE__) == NULL);
+    CHECK_EQ_INT(st, want);
+    st = SM_OK;
+    CHECK(SM_ALLOCATE(8, &st) == NULL);
+    CHECK_EQ_INT(st, want);
+    CHECK(sm_allocate(8, NULL) == NULL);
+}
+
 TEST(no_environment)
 {
     sm_status st = SM_OK;
     int x;
-    CHECK(sm_allocate(8, &st) == NULL);
-    CHECK_EQ_INT(st, SM_NO_ENVIRONMENT);
-    st = SM_OK;
-    CHECK(sm_allocate(0, &st) == NULL);
-    CHECK_EQ_INT(st, SM_NO_ENVIRONMENT);
-    st = SM_OK;
-    CHECK(sm_allocate_aligned(8, 64, &st) == NULL);
-    CHECK_EQ_INT(st, SM_NO_ENVIRONMENT);
-    st = SM_OK;
-    CHECK(sm_allocate_at(8, &st, __FILE__, __LINE__) == NULL);
-    CHECK_EQ_INT(st, SM_NO_ENVIRONMENT);
-    st = SM_OK;
-    CHECK(SM_ALLOCATE(8, &st) == NULL);
-    CHECK_EQ_INT(st, SM_NO_ENVIRONMENT);
-    CHECK(sm_allocate(8, NULL) == NULL);
+    check_allocate_refused(SM_NO_ENVIRONMENT);
     CHECK_EQ_INT(sm_free(&x), SM_NO_ENVIRONMENT);
     CHECK_EQ_INT(sm_free(NULL), SM_OK);
     CHECK_EQ_INT(sm_disable_allocate(), SM_NO_ENVIRONMENT);
@@ -214,15 +221,7 @@ TEST(destroyed_while_attached)
     p = sm_allocate(10, NULL);
     REQUIRE(p != NULL);
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
-    st = SM_OK;
-    CHECK(sm_allocate(10, &st) == NULL);
-    CHECK_EQ_INT(st, SM_INVALID_HANDLE);
-    st = SM_OK;
-    CHECK(sm_allocate_aligned(10, 32, &st) == NULL);
-    CHECK_EQ_INT(st, SM_INVALID_HANDLE);
-    st = SM_OK;
-    CHECK(sm_allocate_at(10, &st, __FILE__, __LINE__) == NULL);
-    CHECK_EQ_INT(st, SM_INVALID_HANDLE);
+    check_allocate_refused(SM_INVALID_HANDLE);
     CHECK_EQ_INT(sm_free(p), SM_INVALID_HANDLE);
     st = SM_OK;
     CHECK(sm_get_thread_handle(&st) == NULL);
