@@ -79,8 +79,15 @@ TEST_SRCS = tests/main.c $(sort $(wildcard tests/t_*.c))
 TEST_DEPS = $(TEST_SRCS) $(wildcard tests/*.h) $(HEADER)
 TEST_BIN  = $(BUILD)/smalloc_test
 
-EXAMPLE_SRCS = $(sort $(wildcard examples/[0-9][0-9]_*.c))
+# Examples that need a library beyond libc (cJSON, Lua) are built and run natively only; the
+# rest also run on every platform leg. EXLIBS_name and DEMO_ARGS_name are set beside the rules
+# that install those libraries (mk/*.mk).
+LIB_EXAMPLES = 06_cjson 07_lua
+ALL_EXAMPLE_SRCS = $(sort $(wildcard examples/[0-9][0-9]_*.c))
+LIB_EXAMPLE_SRCS = $(filter $(patsubst %,examples/%.c,$(LIB_EXAMPLES)),$(ALL_EXAMPLE_SRCS))
+EXAMPLE_SRCS = $(filter-out $(LIB_EXAMPLE_SRCS),$(ALL_EXAMPLE_SRCS))
 EXAMPLE_BINS = $(patsubst examples/%.c,$(BUILD)/examples/%,$(EXAMPLE_SRCS))
+ALL_EXAMPLE_BINS = $(patsubst examples/%.c,$(BUILD)/examples/%,$(ALL_EXAMPLE_SRCS))
 
 # Arguments `make demo` runs each example with (none where not listed).
 DEMO_ARGS_02_rpc_server = 6 4
@@ -222,23 +229,16 @@ check-readme: $(BUILD)/readme/quickstart
 
 # ---------------------------------------------------------------------------------------------
 # Examples.
-examples: $(EXAMPLE_BINS)
+examples: $(ALL_EXAMPLE_BINS)
 
 $(BUILD)/examples/%: examples/%.c $(HEADER) Makefile | deps
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CPPFLAGS) $(EXCFLAGS_$*) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(EXLIBS_$*) $(LDLIBS)
 
-demo: $(EXAMPLE_BINS)
-	@set -e; for bin in $(EXAMPLE_BINS); do \
-	  name=$$(basename $$bin); \
-	  case $$name in \
-	    02_rpc_server) args="$(DEMO_ARGS_02_rpc_server)" ;; \
-	    *) args="" ;; \
-	  esac; \
-	  echo; echo "=== $$bin $$args"; \
-	  ./$$bin $$args; \
-	done; \
-	echo; echo "demo: all $(words $(EXAMPLE_BINS)) examples ran"
+demo: $(ALL_EXAMPLE_BINS)
+	@set -e; $(foreach b,$(ALL_EXAMPLE_BINS),\
+	  echo; echo "=== $(b) $(DEMO_ARGS_$(notdir $(b)))"; ./$(b) $(DEMO_ARGS_$(notdir $(b)));) \
+	echo; echo "demo: all $(words $(ALL_EXAMPLE_BINS)) examples ran"
 
 # ---------------------------------------------------------------------------------------------
 # Sanitizers (clang) and Valgrind.
