@@ -231,10 +231,9 @@ typedef struct sm_config {
     sm_backing_alloc_fn *alloc;        /* both NULL: malloc and free */
     sm_backing_free_fn  *free;
     void                *context;      /* passed to alloc and free */
-    unsigned             flags;        /* reserved: must be 0 in this version */
-    sm_report_fn        *report;       /* reserved: must be NULL in this version */
-    /* cppcheck-suppress unusedStructMember ; reserved, for report (not used by this version) */
-    void                *report_user;
+    unsigned             flags;        /* SM_TRACK | SM_POISON | SM_RECYCLE, or 0 */
+    sm_report_fn        *report;       /* SM_TRACK: called per site still live at destroy */
+    void                *report_user;  /* passed to report */
 } sm_config;
 
 typedef struct sm_stats {
@@ -265,8 +264,28 @@ SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node);
 SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats);
 /* The handle other threads attach to env with. NULL for env NULL. */
 SMALLOC_DEF sm_thread_handle sm_env_handle(sm_env *env);
-/* Leak report of an SM_TRACK environment: SM_INVALID_ARG for others (all, in this version). */
+/* Leak report of an SM_TRACK environment: fn once per site still live; SM_INVALID_ARG for others. */
 SMALLOC_DEF sm_status sm_env_report(const sm_env *env, sm_report_fn *fn, void *user);
+
+/* What sm_env_describe knows about the block that contains a pointer. */
+typedef struct sm_block_info {
+    void       *start;     /* the block's first byte */
+    size_t      size;      /* its usable size */
+    int         live;      /* 1: allocated, 0: marked free */
+    const char *file;      /* its allocation site with SM_TRACK, else NULL */
+    int         line;
+} sm_block_info;
+/* Describes the block of env that contains ptr (anywhere inside it); SM_INVALID_ARG if none does. */
+SMALLOC_DEF sm_status sm_env_describe(const sm_env *env, const void *ptr, sm_block_info *info);
+
+/* Grows or shrinks a block (in place when it can), else moves it: allocates, copies old_size
+   bytes and marks the old block free. node NULL allocates. NULL on failure, node untouched. */
+SMALLOC_DEF void *sm_env_reallocate(sm_env *env, void *node, size_t old_size, size_t new_size, sm_status *status);
+SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm_status *status);
+
+/* Gives the process-wide cache of released chunks back to malloc until it holds at most
+   keep bytes; returns the bytes given back. */
+SMALLOC_DEF size_t sm_cache_trim(size_t keep);
 
 /* RpcSmEnableAllocate: a new environment owned by the calling thread becomes current. */
 SMALLOC_DEF sm_status sm_enable_allocate(void);
@@ -337,6 +356,9 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
 #endif
 #ifndef SMALLOC_DEFAULT_CHUNK_SIZE
 #define SMALLOC_DEFAULT_CHUNK_SIZE 8192
+#endif
+#ifndef SMALLOC_CACHE_SIZE
+#define SMALLOC_CACHE_SIZE ((size_t)64 << 20)
 #endif
 #if defined(SMALLOC_REALLOC) != defined(SMALLOC_FREE)
 #error "smalloc: define both SMALLOC_REALLOC and SMALLOC_FREE, or neither"
@@ -484,6 +506,55 @@ static void sm__lock(sm__mutex *m)          { pthread_mutex_lock(m); }
 static void sm__unlock(sm__mutex *m)        { pthread_mutex_unlock(m); }
 #endif
 
+/* Memory nobody may touch: released blocks (SM_POISON) and the chunk cache. AddressSanitizer
+   and Valgrind (with SMALLOC_VALGRIND) are told; SM_POISON without either fills with a pattern. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SM__ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SM__ASAN 1
+#endif
+#endif
+#ifdef SM__ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+#ifdef SMALLOC_VALGRIND
+#include <valgrind/memcheck.h>
+#endif
+#define SM__POISON_BYTE 0xDD
+
+static void sm__hide(const void *p, size_t n)
+{
+    (void)p; (void)n;
+#ifdef SM__ASAN
+    ASAN_POISON_MEMORY_REGION(p, n);
+#endif
+#ifdef SMALLOC_VALGRIND
+    (void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
+#endif
+}
+
+/* Accessible again, contents undefined. */
+static void sm__show(const void *p, size_t n)
+{
+    (void)p; (void)n;
+#ifdef SM__ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#ifdef SMALLOC_VALGRIND
+    (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+#endif
+}
+
+static void sm__poison(void *p, size_t n)
+{
+#if defined(SM__ASAN) || defined(SMALLOC_VALGRIND)
+    sm__hide(p, n);
+#else
+    memset(p, SM__POISON_BYTE, n);
+#endif
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Data structures                                                                          */
 /* ---------------------------------------------------------------------------------------- */
@@ -492,6 +563,14 @@ static void sm__unlock(sm__mutex *m)        { pthread_mutex_unlock(m); }
    bitmaps with one bit per granule of its payload: `starts` marks where a block begins
    (written only by the thread bumping the chunk) and `freed` which of them are marked free
    (atomic read-modify-write, any thread). A single chunk holds one block and no bitmaps. */
+/* SM_TRACK: where a block was allocated, and the size asked for. */
+typedef struct sm__site {
+    size_t at;                    /* the block's first granule in its chunk */
+    size_t size;
+    const char *file;
+    int line;
+} sm__site;
+
 typedef struct sm__chunk {
     size_t size;                  /* bytes obtained, as passed back to the backing free */
     unsigned char *payload;       /* first granule (the block, for a single chunk) */
@@ -502,6 +581,9 @@ typedef struct sm__chunk {
     size_t nwords;
     int single_freed;
     int foreign;                  /* another thread has marked a block free here (atomic) */
+    sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
+    size_t nsites;                /* nsites of them in use; the bumping thread appends */
+    sm__site site;                /* SM_TRACK, single chunk: its block */
 } sm__chunk;
 
 /* Each thread that allocates in an environment bumps its own cursor, so allocation needs no
@@ -515,6 +597,7 @@ typedef struct sm__cursor {
     sm__chunk *last_single;       /* its latest single chunk, with the bump state right after it: */
     sm__chunk *last_chunk;        /* while both are unchanged, that block is its last allocation */
     uintptr_t last_top;
+    void **bins;                  /* SM_RECYCLE: the marked-free blocks it may reuse, by size */
 } sm__cursor;
 
 /* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
@@ -540,6 +623,12 @@ struct sm_env {
     sm__chunk **spares;           /* stb_ds array: chunks kept by reset, bitmaps cleared */
     sm__cursor **cursors;         /* stb_ds array */
     size_t backing_bytes, backing_peak;
+    size_t self_size;             /* bytes of this structure (with orphans) */
+    unsigned flags;               /* SM_TRACK | SM_POISON | SM_RECYCLE */
+    int cached;                   /* uses malloc, and with it the process-wide chunk cache */
+    sm_report_fn *report;
+    void *report_user;
+    void **orphans;               /* SM_RECYCLE: blocks marked free by threads without a cursor */
 };
 
 /* What a thread has attached: the environment and the generation its slot had then. */
@@ -568,12 +657,16 @@ typedef struct sm__jmp { jmp_buf buf; } sm__jmp;
 #define SM__XCACHE 4u
 #define SM__XSLOT(handle) ((size_t)(handle) & (SM__XCACHE - 1))
 
-/* The calling thread's state. The first fields serve the allocation fast paths. */
+/* The calling thread's state. The first fields serve the allocation fast paths, which an
+   environment with flags must not take: for those, the fast-path fields hold sm__blocked, a
+   cursor without room, and the real cursor is kept beside it. */
 typedef struct sm__tls {
-    sm__cursor *cur;              /* this thread's cursor in the current environment, or NULL */
+    sm__cursor *cur;              /* fast path: this thread's cursor in the current environment */
     sm__attach at;                /* the current environment */
     uintptr_t xid[SM__XCACHE];    /* handles of environments used through sm_env_*, */
-    sm__cursor *xcur[SM__XCACHE]; /* and this thread's cursors there, by SM__XSLOT */
+    sm__cursor *xcur[SM__XCACHE]; /* and the fast-path cursors there, by SM__XSLOT */
+    sm__cursor *xc[SM__XCACHE];   /* and the real ones */
+    sm__cursor *cx;               /* the real cursor in the current environment, or NULL */
     sm__thread *rec;
     sm_client_alloc_fn *client_alloc;
     sm_client_free_fn *client_free;
@@ -581,6 +674,7 @@ typedef struct sm__tls {
 } sm__tls;
 
 static SM__TLS sm__tls sm__t;
+static sm__cursor sm__blocked;    /* no chunk, no room: never written */
 
 /* The handle table, under sm__global. */
 #define SM__PAGE_SLOTS 256u
@@ -821,59 +915,165 @@ static sm__slot *sm__slot_lookup(sm_thread_handle h)
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* The process-wide cache of released memory                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Memory that environments using malloc have released (chunks, the environments themselves,
+   cursors), kept for the next ones: a program that creates an environment per request then
+   stops calling malloc and faulting in fresh pages. Sorted by size, under sm__global, which
+   creating an environment takes anyway; never on an allocation's fast path. */
+typedef struct sm__spare { void *p; size_t size; } sm__spare;
+#define SM__CACHE_ENTRIES 256
+static sm__spare *sm__cache;      /* stb_ds array */
+static size_t sm__cache_bytes;
+
+/* Index of the first entry of at least size bytes. */
+static size_t sm__cache_lower(size_t size)
+{
+    size_t lo = 0, hi = stbds_arrlenu(sm__cache);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (sm__cache[mid].size < size)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* The smallest cached block of min..max bytes, its size in *got; NULL if there is none. */
+static void *sm__cache_take(size_t min, size_t max, size_t *got)
+{
+    void *p = NULL;
+    size_t i;
+    sm__global_lock();
+    i = sm__cache_lower(min);
+    if (i < stbds_arrlenu(sm__cache) && sm__cache[i].size <= max) {
+        p = sm__cache[i].p;
+        *got = sm__cache[i].size;
+        sm__cache_bytes -= *got;
+        stbds_arrdel(sm__cache, i);
+    }
+    sm__global_unlock();
+    if (p)
+        sm__show(p, *got);
+    return p;
+}
+
+/* Keeps p if the cache has room for it; 0 if the caller must free it. */
+static int sm__cache_put(void *p, size_t size)
+{
+    int kept = 0;
+    void *grown;
+    sm__hide(p, size);   /* before it is shared: a taker shows it again */
+    sm__global_lock();
+    if (size <= SMALLOC_CACHE_SIZE - sm__cache_bytes && stbds_arrlenu(sm__cache) < SM__CACHE_ENTRIES &&
+        sm__reserve(sm__cache, sizeof *sm__cache, 1, &grown)) {
+        size_t i, n;
+        sm__spare e;
+        e.p = p;
+        e.size = size;
+        sm__cache = (sm__spare *)grown;
+        i = sm__cache_lower(size);
+        n = stbds_arrlenu(sm__cache);
+        SM__ARRPUT(sm__cache, e);
+        memmove(&sm__cache[i + 1], &sm__cache[i], (n - i) * sizeof *sm__cache);
+        sm__cache[i] = e;
+        sm__cache_bytes += size;
+        kept = 1;
+    }
+    sm__global_unlock();
+    if (!kept)
+        sm__show(p, size);
+    return kept;
+}
+
+SMALLOC_DEF size_t sm_cache_trim(size_t keep)
+{
+    size_t released = 0;
+    sm__global_lock();
+    while (sm__cache_bytes > keep) {
+        /* the largest first: fewest calls for the most memory */
+        sm__spare e = stbds_arrpop(sm__cache);
+        sm__cache_bytes -= e.size;
+        released += e.size;
+        sm__show(e.p, e.size);
+        free(e.p);
+    }
+    if (!sm__cache_bytes) {
+        stbds_arrfree(sm__cache);
+        sm__cache = NULL;
+    }
+    sm__global_unlock();
+    return released;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Chunks                                                                                   */
 /* ---------------------------------------------------------------------------------------- */
 
 #define SM__HEADER (((sizeof(sm__chunk) + SM__GRAIN - 1) / SM__GRAIN) * SM__GRAIN)
 #define SM__MIN_CHUNK ((size_t)256)
 
-static void *sm__backing_alloc(sm_env *env, size_t size, const char *file, int line)
+/* size..max bytes for env (the cache may have a larger block than asked; *got says), counted
+   in its figures. */
+static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const char *file, int line)
 {
-    void *p = env->alloc(env->context, size, file, line);
+    void *p = env->cached ? sm__cache_take(size, max, got) : NULL;
+    if (!p) {
+        *got = size;
+        p = env->alloc(env->context, size, file, line);
+    }
     if (p) {
-        env->backing_bytes += size;
+        env->backing_bytes += *got;
         if (env->backing_bytes > env->backing_peak)
             env->backing_peak = env->backing_bytes;
     }
     return p;
 }
 
-static void sm__backing_free(sm_env *env, void *p, size_t size)
+static void sm__release(sm_env *env, void *p, size_t size)
 {
     env->backing_bytes -= size;
-    env->free(env->context, p, size);
+    if (!env->cached || !sm__cache_put(p, size))
+        env->free(env->context, p, size);
 }
 
-/* A normal chunk of `size` bytes, bitmaps cleared. */
+/* A normal chunk of about `size` bytes, bitmaps cleared. */
 static sm__chunk *sm__chunk_normal(sm_env *env, size_t size, const char *file, int line)
 {
-    /* each granule costs SM__GRAIN bytes and two bits: a quarter byte */
-    size_t room = size - SM__HEADER - SM__GRAIN - 2 * sizeof(size_t), q = 4 * SM__GRAIN + 1;
-    size_t granules = room / q * 4 + room % q * 4 / q, words, offset;
-    unsigned char *base = (unsigned char *)sm__backing_alloc(env, size, file, line);
+    size_t room, q = 4 * SM__GRAIN + 1, granules, words, offset;
+    unsigned char *base = (unsigned char *)sm__obtain(env, size, 2 * size, &size, file, line);
     sm__chunk *ch = (sm__chunk *)(void *)base;
     if (!ch)
         return NULL;
+    /* each granule costs SM__GRAIN bytes and two bits: a quarter byte */
+    room = size - SM__HEADER - SM__GRAIN - 2 * sizeof(size_t);
+    granules = room / q * 4 + room % q * 4 / q;
     words = (granules + SM__WBITS - 1) / SM__WBITS;
     offset = (SM__HEADER + 2 * words * sizeof(size_t) + SM__GRAIN - 1) / SM__GRAIN * SM__GRAIN;
+    memset(ch, 0, sizeof *ch);
     ch->size = size;
     ch->payload = base + offset;
     ch->limit = ch->payload + granules * SM__GRAIN;
     ch->used = (uintptr_t)ch->payload;
-    ch->cursor = NULL;
     ch->starts = (size_t *)(void *)(base + SM__HEADER);
     ch->freed = ch->starts + words;
     ch->nwords = words;
-    ch->single_freed = 0;
-    ch->foreign = 0;
     memset(ch->starts, 0, 2 * words * sizeof(size_t));
     SMALLOC_ASSERT((size_t)(ch->limit - base) <= size);
+    if (env->flags & SM_POISON)
+        sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
     return ch;
 }
 
 static void sm__chunk_dispose(sm_env *env, sm__chunk *ch)
 {
-    sm__backing_free(env, ch, ch->size);
+    stbds_arrfree(ch->sites);
+    if ((env->flags & SM_POISON) && ch->limit > ch->payload)
+        sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
+    sm__show(ch->payload, (size_t)(ch->limit - ch->payload));   /* the backing allocator's again */
+    sm__release(env, ch, ch->size);
 }
 
 /* Index of the first chunk whose address is above p. */
@@ -910,9 +1110,107 @@ static void sm__dir_insert(sm_env *env, sm__chunk *ch)
     env->chunks[i] = ch;
 }
 
+static void sm__dir_remove(sm_env *env, size_t at)
+{
+    memmove(&env->chunks[at], &env->chunks[at + 1],
+            (stbds_arrlenu(env->chunks) - at - 1) * sizeof *env->chunks);
+    stbds_header(env->chunks)->length--;
+}
+
+/* Where the blocks of a normal chunk end now: its cursor's top, or where bumping stopped. */
+static uintptr_t sm__chunk_top(const sm__chunk *ch)
+{
+    const sm__cursor *c = ch->cursor;
+    return c ? SM__LOAD_ACQ(&c->top) : ch->used;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Allocation sites (SM_TRACK)                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The thread bumping a chunk appends to its sites without the lock while there is room and
+   grows them under it; readers hold the lock. A record may be rewritten while a reader looks
+   (a block rolled back, the bump moving on), so its fields are accessed atomically. */
+static void sm__site_put(sm__site *r, size_t at, size_t size, const char *file, int line)
+{
+    SM__STORE(&r->at, at);
+    SM__STORE(&r->size, size);
+    SM__STORE(&r->file, file);
+    SM__STORE(&r->line, line);
+}
+
+static sm__site sm__site_get(const sm__site *r)
+{
+    sm__site v;
+    v.at = SM__LOAD(&r->at);
+    v.size = SM__LOAD(&r->size);
+    v.file = SM__LOAD(&r->file);
+    v.line = SM__LOAD(&r->line);
+    return v;
+}
+
+/* Room for one more record in ch's sites; 0 when memory ran out. */
+static int sm__site_room(sm_env *env, sm__chunk *ch, int locked)
+{
+    void *grown;
+    int ok;
+    if (ch->sites && ch->nsites < stbds_arrcap(ch->sites))
+        return 1;
+    if (!locked)
+        sm__lock(&env->lock);
+    /* stb_ds's length is not used: nsites is */
+    ok = sm__reserve(ch->sites, sizeof *ch->sites, ch->nsites + 16, &grown);
+    if (ok)
+        ch->sites = (sm__site *)grown;
+    if (!locked)
+        sm__unlock(&env->lock);
+    return ok;
+}
+
+/* The record of the block at granule at of ch, or NULL. Lock held or ch the caller's own. */
+static sm__site *sm__site_find(const sm__chunk *ch, size_t at)
+{
+    size_t lo = 0, hi = SM__LOAD_ACQ(&ch->nsites);
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2, v = SM__LOAD(&ch->sites[mid].at);
+        if (v == at)
+            return &ch->sites[mid];
+        if (v < at)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+/* Records a new block p of size bytes; room was made before it was bumped. */
+static void sm__site_add(sm__cursor *c, void *p, size_t size, const char *file, int line)
+{
+    sm__chunk *ch = c->chunk;
+    if (ch && (uintptr_t)p >= c->base && (uintptr_t)p < c->end) {
+        size_t n = ch->nsites;
+        SMALLOC_ASSERT(n < stbds_arrcap(ch->sites));
+        sm__site_put(&ch->sites[n], (size_t)((uintptr_t)p - c->base) / SM__GRAIN, size, file, line);
+        SM__STORE_REL(&ch->nsites, n + 1);
+    } else {
+        /* a single chunk: the thread's last allocation */
+        sm__site_put(&c->last_single->site, 0, size, file, line);
+    }
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Cursors and allocation                                                                   */
 /* ---------------------------------------------------------------------------------------- */
+
+/* Size classes of SM_RECYCLE: exact up to 32 granules, then powers of two. */
+#define SM__EXACT 32u
+#define SM__BINS  (SM__EXACT + SM__WBITS - 5)
+
+/* The class a block of n granules is kept in. */
+static size_t sm__bin_of(size_t n)
+{
+    return n <= SM__EXACT ? n - 1 : SM__EXACT + sm__msb(n) - 5;
+}
 
 static sm__cursor *sm__cursor_find(const sm_env *env)
 {
@@ -930,6 +1228,8 @@ static void sm__cursor_park(sm__cursor *c)
     c->starts = NULL;
     c->chunk = NULL;
     c->last_single = NULL;
+    if (c->bins)
+        memset(c->bins, 0, SM__BINS * sizeof *c->bins);
 }
 
 static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
@@ -948,7 +1248,8 @@ static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
 
 /* The common case, inlined into the allocation functions: whether a block of size bytes at
    the granule alignment fits at the cursor's top (size 0 takes the slow path), and taking it.
-   size <= room and room is whole granules, so the rounding cannot overflow. */
+   size <= room and room is whole granules, so the rounding cannot overflow. The top is
+   published after the start bit, for threads that find a block's end from them. */
 #define SM__FITS(c, top, size) SM__LIKELY((size) - 1 < (size_t)((c)->end - (top)))
 static
 #if defined(__GNUC__) || defined(__clang__)
@@ -957,7 +1258,7 @@ __inline__ __attribute__((always_inline))
 void *sm__bump(sm__cursor *c, uintptr_t top, size_t size)
 {
     sm__set_start(c->starts, (size_t)(top - c->base) / SM__GRAIN);
-    SM__STORE(&c->top, top + ((size + SM__GRAIN - 1) & ~(SM__GRAIN - 1)));
+    SM__STORE_REL(&c->top, top + ((size + SM__GRAIN - 1) & ~(SM__GRAIN - 1)));
     return (void *)top;
 }
 
@@ -978,7 +1279,7 @@ static void *sm__bump_aligned(sm__cursor *c, size_t size, size_t alignment)
         (void)sm__fetch_or(&c->chunk->freed[pad / SM__WBITS], (size_t)1 << (pad % SM__WBITS));
     }
     sm__set_start(c->starts, (size_t)(at - c->base) / SM__GRAIN);
-    SM__STORE(&c->top, at + n);
+    SM__STORE_REL(&c->top, at + n);
     return (void *)at;
 }
 
@@ -996,6 +1297,69 @@ static sm__chunk *sm__spare_take(sm_env *env, size_t need)
     return NULL;
 }
 
+/* SM_RECYCLE: a marked-free block keeps, in its first words, the next block of its list, its
+   chunk and (above SM__EXACT granules) its length in granules. */
+typedef struct sm__link { void *next; sm__chunk *chunk; size_t granules; } sm__link;
+
+static sm__link sm__link_get(const sm_env *env, const void *p, size_t granules)
+{
+    sm__link l;
+    size_t n = granules > SM__EXACT ? sizeof l : 2 * sizeof(void *);
+    sm__show(p, n);
+    memcpy(&l, p, n);
+    if (env->flags & SM_POISON)
+        sm__hide(p, n);
+    if (granules <= SM__EXACT)
+        l.granules = granules;
+    return l;
+}
+
+static void sm__link_set(sm_env *env, void *p, const sm__link *l)
+{
+    size_t n = l->granules > SM__EXACT ? sizeof *l : 2 * sizeof(void *);
+    sm__show(p, n);
+    memcpy(p, l, n);
+    if (env->flags & SM_POISON)
+        sm__hide(p, n);
+}
+
+/* Puts the block at granule i of ch, g granules long and just marked free, on a list. */
+static void sm__bin_push(sm_env *env, void **bins, sm__chunk *ch, size_t i, size_t g)
+{
+    sm__link l;
+    void *p = ch->payload + i * SM__GRAIN;
+    size_t b = sm__bin_of(g);
+    l.next = bins[b];
+    l.chunk = ch;
+    l.granules = g;
+    sm__link_set(env, p, &l);
+    bins[b] = p;
+}
+
+/* A block of at least n granules from bins, taken off its list, or NULL. */
+static void *sm__bin_pop(const sm_env *env, void **bins, size_t n)
+{
+    size_t b = sm__bin_of(n);
+    void *p = bins[b];
+    if (p && n > SM__EXACT && sm__link_get(env, p, n).granules < n)
+        p = NULL;   /* the first of the class is too short: look a class up */
+    if (!p && n > SM__EXACT && b + 1 < SM__BINS)
+        p = bins[++b];
+    if (!p)
+        return NULL;
+    bins[b] = sm__link_get(env, p, n).next;
+    return p;
+}
+
+/* The chunk of a block taken off a list; it becomes live again. */
+static sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
+{
+    sm__chunk *ch = sm__link_get(env, p, n).chunk;
+    size_t i = (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN;
+    (void)sm__fetch_and(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
+    return ch;
+}
+
 /* A block that did not fit the cursor: a single chunk for a large request, else a spare or
    a new normal chunk for the cursor. NULL + *status on failure, nothing changed. Lock held. */
 static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignment,
@@ -1004,6 +1368,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     size_t need = sm__round(size);
     sm__chunk *ch;
     void *grown, *block;
+    int spare = 1;
     *status = SM_OUT_OF_MEMORY;
     if (!need || !sm__add(need, alignment - SM__GRAIN, &need))
         return NULL;
@@ -1012,24 +1377,20 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     env->chunks = (sm__chunk **)grown;
     if (need > c->next_size / 4) {
         /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
-        size_t total;
+        size_t total, most;
         unsigned char *base;
-        if (!sm__add(need, SM__HEADER, &total))
+        if (!sm__add(need, SM__HEADER, &total) || !sm__add(total, total / 4, &most))
             return NULL;
-        base = (unsigned char *)sm__backing_alloc(env, total, file, line);
+        base = (unsigned char *)sm__obtain(env, total, most, &total, file, line);
         if (!base)
             return NULL;
         ch = (sm__chunk *)(void *)base;
+        memset(ch, 0, sizeof *ch);
         block = (void *)(((uintptr_t)base + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1));
         ch->size = total;
         ch->payload = (unsigned char *)block;
         ch->limit = ch->payload + sm__round(size);
         ch->used = (uintptr_t)ch->limit;
-        ch->cursor = NULL;
-        ch->starts = ch->freed = NULL;
-        ch->nwords = 0;
-        ch->single_freed = 0;
-        ch->foreign = 0;
         sm__dir_insert(env, ch);
         c->last_single = ch;
         c->last_chunk = c->chunk;
@@ -1042,8 +1403,17 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         ch = sm__chunk_normal(env, c->next_size, file, line);
         if (!ch)
             return NULL;
-        c->next_size = c->next_size > env->max_size / 2 ? env->max_size : c->next_size * 2;
+        spare = 0;
     }
+    if ((env->flags & SM_TRACK) && !sm__site_room(env, ch, 1)) {
+        if (spare)
+            SM__ARRPUT(env->spares, ch);   /* back where it was: its slot is still there */
+        else
+            sm__chunk_dispose(env, ch);
+        return NULL;
+    }
+    if (!spare)
+        c->next_size = c->next_size > env->max_size / 2 ? env->max_size : c->next_size * 2;
     sm__dir_insert(env, ch);
     sm__cursor_install(c, ch);
     *status = SM_OK;
@@ -1052,13 +1422,35 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     return block;
 }
 
+/* A new cursor for the calling thread (room in env->cursors reserved), or NULL. Lock held. */
+static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
+{
+    size_t size = sizeof(sm__cursor) + ((env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0);
+    size_t got;
+    sm__cursor *c = (sm__cursor *)sm__obtain(env, size, size, &got, file, line);
+    if (!c)
+        return NULL;
+    memset(c, 0, size);
+    c->thread = (const void *)&sm__t;
+    c->next_size = env->chunk_size;
+    if (env->flags & SM_RECYCLE)
+        c->bins = (void **)(void *)(c + 1);
+    SM__ARRPUT(env->cursors, c);
+    return c;
+}
+
+static void sm__cursor_delete(sm_env *env, sm__cursor *c)
+{
+    sm__release(env, c, sizeof(sm__cursor) + (c->bins ? SM__BINS * sizeof(void *) : 0));
+}
+
 /* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
    or refills. *cursor receives the cursor for the caller's cache. Takes the lock. */
 static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_status *status,
                                const char *file, int line, sm__cursor **cursor)
 {
     sm__cursor *c;
-    void *p, *grown;
+    void *p = NULL, *grown;
     int fresh = 0;
     sm_status st = SM_OUT_OF_MEMORY;
     size_t peak;
@@ -1067,24 +1459,20 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
     c = sm__cursor_find(env);
     if (!c && sm__reserve(env->cursors, sizeof *env->cursors, 1, &grown)) {
         env->cursors = (sm__cursor **)grown;
-        c = (sm__cursor *)sm__backing_alloc(env, sizeof *c, file, line);
-        if (c) {
-            memset(c, 0, sizeof *c);
-            c->thread = (const void *)&sm__t;
-            c->next_size = env->chunk_size;
-            SM__ARRPUT(env->cursors, c);
-            fresh = 1;
-        }
+        c = sm__cursor_new(env, file, line);
+        fresh = c != NULL;
     }
-    p = c ? sm__bump_aligned(c, size, alignment) : NULL;
-    if (p)
-        st = SM_OK;
-    else if (c)
-        p = sm__refill(env, c, size, alignment, &st, file, line);
+    if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 1))) {
+        p = sm__bump_aligned(c, size, alignment);
+        if (p)
+            st = SM_OK;
+        else
+            p = sm__refill(env, c, size, alignment, &st, file, line);
+    }
     if (!p && fresh) {
         /* leave the environment exactly as it was */
         (void)stbds_arrpop(env->cursors);
-        sm__backing_free(env, c, sizeof *c);
+        sm__cursor_delete(env, c);
         env->backing_peak = peak;
         c = NULL;
     }
@@ -1095,12 +1483,117 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
     return p;
 }
 
+/* Allocation in an environment with flags, by a thread whose cursor there is c (or NULL). */
+static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_t alignment,
+                                  sm_status *status, const char *file, int line, sm__cursor **cursor)
+{
+    void *p = NULL;
+    size_t n = sm__round(size);
+    sm_status st = SM_OK;
+    if ((env->flags & SM_RECYCLE) && n && n < 2 * sizeof(void *))
+        n = 2 * sizeof(void *);   /* room for a list link once it is marked free */
+    int reuse = (env->flags & SM_RECYCLE) && alignment == SM__GRAIN && n;
+    *cursor = c;
+    if (reuse && c && (p = sm__bin_pop(env, c->bins, n / SM__GRAIN)) != NULL) {
+        sm__chunk *ch = sm__bin_claim(env, p, n / SM__GRAIN);
+        if (env->flags & SM_TRACK) {
+            sm__site *r;
+            sm__lock(&env->lock);
+            r = sm__site_find(ch, (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN);
+            if (r)
+                sm__site_put(r, SM__LOAD(&r->at), size, file, line);
+            sm__unlock(&env->lock);
+        }
+    } else {
+        size_t ask = n > size ? n : size;
+        if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 0)))
+            p = sm__bump_aligned(c, ask, alignment);
+        if (!p && reuse) {
+            /* before a new chunk: what threads without a cursor marked free */
+            sm__lock(&env->lock);
+            p = sm__bin_pop(env, env->orphans, n / SM__GRAIN);
+            if (p) {
+                sm__chunk *ch = sm__bin_claim(env, p, n / SM__GRAIN);
+                sm__site *r = (env->flags & SM_TRACK)
+                    ? sm__site_find(ch, (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN) : NULL;
+                if (r)
+                    sm__site_put(r, SM__LOAD(&r->at), size, file, line);
+            }
+            sm__unlock(&env->lock);
+            if (p)
+                goto done;
+        }
+        if (!p)
+            p = sm__allocate_slow(env, ask, alignment, &st, file, line, cursor);
+        if (p && (env->flags & SM_TRACK))
+            sm__site_add(*cursor, p, size, file, line);
+    }
+done:
+    if (p)
+        sm__show(p, size);
+    if (status)
+        *status = p ? SM_OK : st;
+    return p;
+}
+
 /* ---------------------------------------------------------------------------------------- */
-/* Mark-free                                                                                */
+/* Finding blocks, mark-free                                                                */
 /* ---------------------------------------------------------------------------------------- */
 
+/* A block as found by sm__locate. */
+typedef struct sm__where {
+    sm__chunk *ch;
+    size_t at;                    /* index in the chunk directory */
+    size_t i, end;                /* first and end granule (normal chunk) */
+    unsigned char *start;
+    size_t size;                  /* usable bytes */
+    int live;
+} sm__where;
+
+/* The block of env that contains p (inside: anywhere in it; else p must be its start).
+   Lock held. */
+static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
+{
+    size_t at = sm__dir_find(env, p);
+    sm__chunk *ch;
+    if (at == SM__NONE)
+        return 0;
+    ch = env->chunks[at];
+    w->ch = ch;
+    w->at = at;
+    if (!ch->starts) {
+        if (p < (uintptr_t)ch->payload || p >= (uintptr_t)ch->limit || (!inside && p != (uintptr_t)ch->payload))
+            return 0;
+        w->i = w->end = 0;
+        w->start = ch->payload;
+        w->size = (size_t)(ch->limit - ch->payload);
+        w->live = !ch->single_freed;
+        return 1;
+    } else {
+        /* the top first: a block seen below it has its start bit published (sm__bump) */
+        uintptr_t top = sm__chunk_top(ch);
+        size_t g, j, topg;
+        if (p < (uintptr_t)ch->payload || p >= top)
+            return 0;
+        g = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
+        topg = (size_t)(top - (uintptr_t)ch->payload) / SM__GRAIN;
+        j = sm__prev_bit(ch->starts, 0, g + 1);
+        if (j == SM__NONE || (!inside && (j != g || (p - (uintptr_t)ch->payload) % SM__GRAIN)))
+            return 0;
+        if (g > j && sm__prev_bit(ch->freed, j + 1, g + 1) != SM__NONE)
+            return 0;   /* alignment padding */
+        w->i = j;
+        w->end = sm__block_end(ch, j, topg);
+        w->start = ch->payload + j * SM__GRAIN;
+        w->size = (w->end - j) * SM__GRAIN;
+        w->live = !sm__bit(ch->freed, j);
+        return 1;
+    }
+}
+
 /* Moves the cursor's top down to granule i (the start of the block just freed, or the top
-   itself), then further over the alignment padding and marked-free blocks right below it.
+   itself), then over the alignment padding right below it and, except with SM_RECYCLE (whose
+   marked-free blocks are on lists), further over marked-free blocks.
    Other threads mark blocks free here only under the environment's lock, after announcing it
    in chunk->foreign and then reading the start bit. Rollback clears the start bits first and
    reads the flag after (both sequentially consistent), so either that thread sees the block
@@ -1109,16 +1602,17 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
 static void sm__rollback(sm_env *env, sm__cursor *c, size_t i, int locked)
 {
     size_t *freed = c->chunk->freed, hi = i;
+    uintptr_t old = SM__LOAD(&c->top);
     int foreign;
     sm__clear_start(c->starts, i);
     for (;;) {
         size_t j = sm__prev_bit(c->starts, 0, i);
         if (sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i) != SM__NONE) {
-            /* the padding an aligned block needed: its freed-bit marker is the only one above j */
+            /* the padding an aligned block needed: a freed bit without a start bit */
             i = sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i);
             continue;
         }
-        if (j == SM__NONE || !sm__bit(freed, j))
+        if (j == SM__NONE || !sm__bit(freed, j) || (env->flags & SM_RECYCLE))
             break;
         sm__clear_start(c->starts, j);
         i = j;
@@ -1127,16 +1621,34 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i, int locked)
     if (foreign)
         sm__lock(&env->lock);
     sm__clear_range(freed, i, hi);
+    if (c->chunk->sites) {
+        size_t n = c->chunk->nsites;
+        while (n && SM__LOAD(&c->chunk->sites[n - 1].at) >= i)
+            n--;
+        SM__STORE(&c->chunk->nsites, n);
+    }
     SM__STORE(&c->top, c->base + i * SM__GRAIN);
     if (foreign)
         sm__unlock(&env->lock);
+    if (env->flags & SM_POISON)
+        sm__poison((void *)(c->base + i * SM__GRAIN), (size_t)(old - (c->base + i * SM__GRAIN)));
+}
+
+/* A block that was just marked free and stays in place: poisoned, and with SM_RECYCLE put
+   on the calling thread's lists (c; NULL: the environment's, lock held). */
+static void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, size_t end)
+{
+    if (env->flags & SM_POISON)
+        sm__poison(ch->payload + i * SM__GRAIN, (end - i) * SM__GRAIN);
+    if (env->flags & SM_RECYCLE)
+        sm__bin_push(env, c && c->bins ? c->bins : env->orphans, ch, i, end - i);
 }
 
 /* p lies in the cursor's own chunk, below its top: only this thread moves that top.
    locked: the caller holds the environment's lock. */
 static sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p, int locked)
 {
-    size_t off = (size_t)(p - c->base), i, end, bit;
+    size_t off = (size_t)(p - c->base), i, end, bit, next;
     size_t *freed = c->chunk->freed;
     if (off % SM__GRAIN)
         return SM_INVALID_ARG;
@@ -1148,8 +1660,19 @@ static sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p, int loc
     bit = (size_t)1 << (i % SM__WBITS);
     if (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit)
         return SM_INVALID_ARG;
-    if (sm__next_bit(c->starts, i + 1, end) >= end)
-        sm__rollback(env, c, i, locked);
+    next = sm__next_bit(c->starts, i + 1, end);
+    if (next >= end) {
+        /* with SM_RECYCLE under the lock: a thread marking free the block before this one
+           reads where it ends from the start bits and the top (sm__free_slow) */
+        int lock = !locked && (env->flags & SM_RECYCLE);
+        if (lock)
+            sm__lock(&env->lock);
+        sm__rollback(env, c, i, locked || lock);
+        if (lock)
+            sm__unlock(&env->lock);
+    } else if (env->flags) {
+        sm__released(env, c, c->chunk, i, sm__block_end(c->chunk, i, end));
+    }
     return SM_OK;
 }
 
@@ -1158,46 +1681,55 @@ static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
     return c && c->chunk && p >= c->base && p < SM__LOAD(&c->top);
 }
 
+/* Gives a single chunk back now (SM_RECYCLE, or its thread's last allocation). Lock held. */
+static void sm__single_drop(sm_env *env, size_t at)
+{
+    sm__chunk *ch = env->chunks[at];
+    ptrdiff_t k;
+    for (k = 0; k < stbds_arrlen(env->cursors); k++)
+        if (env->cursors[k]->last_single == ch)
+            env->cursors[k]->last_single = NULL;
+    sm__dir_remove(env, at);
+    sm__chunk_dispose(env, ch);
+}
+
 /* Any other block: find its chunk under the lock. */
 static sm_status sm__free_slow(sm_env *env, uintptr_t p)
 {
     sm_status st = SM_INVALID_ARG;
     sm__cursor *c;
-    sm__chunk *ch;
-    size_t at;
+    sm__where w;
     sm__lock(&env->lock);
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
         st = sm__free_local(env, c, p, 1);
-    } else if ((at = sm__dir_find(env, p)) != SM__NONE) {
-        ch = env->chunks[at];
-        if (!ch->starts) {
-            if (p == (uintptr_t)ch->payload && !ch->single_freed) {
-                if (c && c->last_single == ch && c->last_chunk == c->chunk &&
-                    c->last_top == SM__LOAD(&c->top)) {
-                    /* this thread's last allocation: its chunk goes back now */
-                    memmove(&env->chunks[at], &env->chunks[at + 1],
-                            (stbds_arrlenu(env->chunks) - at - 1) * sizeof *env->chunks);
-                    stbds_header(env->chunks)->length--;
-                    sm__chunk_dispose(env, ch);
-                    c->last_single = NULL;
-                    if (c->chunk)
-                        sm__rollback(env, c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN, 1);
-                } else {
-                    ch->single_freed = 1;
-                }
-                st = SM_OK;
+    } else if (sm__locate(env, p, 0, &w) && w.live) {
+        if (!w.ch->starts) {
+            if (c && c->last_single == w.ch && c->last_chunk == c->chunk &&
+                c->last_top == SM__LOAD(&c->top)) {
+                /* this thread's last allocation: its chunk goes back now */
+                sm__single_drop(env, w.at);
+                if (c->chunk)
+                    sm__rollback(env, c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN, 1);
+            } else if (env->flags & SM_RECYCLE) {
+                sm__single_drop(env, w.at);
+            } else {
+                w.ch->single_freed = 1;
+                if (env->flags & SM_POISON)
+                    sm__poison(w.start, w.size);
             }
-        } else if (p >= (uintptr_t)ch->payload && p < (uintptr_t)ch->limit &&
-                   (p - (uintptr_t)ch->payload) % SM__GRAIN == 0) {
-            size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
-            size_t bit = (size_t)1 << (i % SM__WBITS);
-            /* announce, then look: the other half of the protocol in sm__rollback */
-            if (!SM__LOAD(&ch->foreign))
-                SM__STORE_SC(&ch->foreign, 1);
-            if (((SM__LOAD_SC(&ch->starts[i / SM__WBITS]) >> (i % SM__WBITS)) & 1u) &&
-                !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit))
+            st = SM_OK;
+        } else {
+            size_t bit = (size_t)1 << (w.i % SM__WBITS);
+            /* announce, then look again: the other half of the protocol in sm__rollback */
+            if (!SM__LOAD(&w.ch->foreign))
+                SM__STORE_SC(&w.ch->foreign, 1);
+            if (((SM__LOAD_SC(&w.ch->starts[w.i / SM__WBITS]) >> (w.i % SM__WBITS)) & 1u) &&
+                !(sm__fetch_or(&w.ch->freed[w.i / SM__WBITS], bit) & bit)) {
                 st = SM_OK;
+                if (env->flags)
+                    sm__released(env, c, w.ch, w.i, w.end);
+            }
         }
     }
     sm__unlock(&env->lock);
@@ -1223,17 +1755,19 @@ static void sm__free_backing(void *context, void *ptr, size_t size)
 static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 {
     sm_config cfg;
-    sm_env *env;
-    size_t chunk;
-    int slotted;
+    sm_env *env = NULL;
+    size_t chunk, self;
+    int slotted, cached;
     *status = SM_INVALID_ARG;
     if (config) {
         cfg = *config;
     } else {
         memset(&cfg, 0, sizeof cfg);
     }
-    if (!cfg.alloc != !cfg.free || cfg.flags || cfg.report)
+    if (!cfg.alloc != !cfg.free || (cfg.flags & ~(unsigned)(SM_TRACK | SM_POISON | SM_RECYCLE)) ||
+        (cfg.report && !(cfg.flags & SM_TRACK)))
         return NULL;
+    cached = !cfg.alloc && SMALLOC_CACHE_SIZE > 0;
     if (!cfg.alloc) {
         cfg.alloc = sm__malloc_backing;
         cfg.free = sm__free_backing;
@@ -1241,11 +1775,15 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     chunk = cfg.chunk_size ? cfg.chunk_size : (size_t)SMALLOC_DEFAULT_CHUNK_SIZE;
     if (chunk < SM__MIN_CHUNK)
         chunk = SM__MIN_CHUNK;
+    self = sizeof *env + ((cfg.flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0);
     *status = SM_OUT_OF_MEMORY;
-    env = (sm_env *)cfg.alloc(cfg.context, sizeof *env, NULL, 0);
+    if (cached)
+        env = (sm_env *)sm__cache_take(self, self, &self);
+    if (!env)
+        env = (sm_env *)cfg.alloc(cfg.context, self, NULL, 0);
     if (!env)
         return NULL;
-    memset(env, 0, sizeof *env);
+    memset(env, 0, self);
     env->alloc = cfg.alloc;
     env->free = cfg.free;
     env->context = cfg.context;
@@ -1253,9 +1791,15 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     env->max_size = chunk > SIZE_MAX / 256 ? chunk : chunk * 256;
     if (env->max_size > ((size_t)64 << 20))
         env->max_size = chunk > ((size_t)64 << 20) ? chunk : ((size_t)64 << 20);
-    env->backing_bytes = env->backing_peak = sizeof *env;
+    env->backing_bytes = env->backing_peak = env->self_size = self;
+    env->flags = cfg.flags;
+    env->cached = cached;
+    env->report = cfg.report;
+    env->report_user = cfg.report_user;
+    if (cfg.flags & SM_RECYCLE)
+        env->orphans = (void **)(void *)(env + 1);
     if (!sm__mutex_init(&env->lock)) {
-        cfg.free(cfg.context, env, sizeof *env);
+        cfg.free(cfg.context, env, self);
         return NULL;
     }
     sm__global_lock();
@@ -1263,12 +1807,14 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     sm__global_unlock();
     if (!slotted) {
         sm__mutex_destroy(&env->lock);
-        cfg.free(cfg.context, env, sizeof *env);
+        cfg.free(cfg.context, env, self);
         return NULL;
     }
     *status = SM_OK;
     return env;
 }
+
+static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_destroy);
 
 /* Everything the environment holds goes back; handles to it become stale first. */
 static void sm__env_delete(sm_env *env)
@@ -1276,6 +1822,8 @@ static void sm__env_delete(sm_env *env)
     ptrdiff_t i;
     sm_backing_free_fn *release = env->free;
     void *context = env->context;
+    if (env->report)
+        (void)sm__report(env, env->report, env->report_user, 1);
     sm__slot_release(env);
     for (i = 0; i < stbds_arrlen(env->chunks); i++)
         sm__chunk_dispose(env, env->chunks[i]);
@@ -1283,11 +1831,12 @@ static void sm__env_delete(sm_env *env)
         sm__chunk_dispose(env, env->spares[i]);
     stbds_arrfree(env->spares);
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        sm__backing_free(env, env->cursors[i], sizeof(sm__cursor));
+        sm__cursor_delete(env, env->cursors[i]);
     stbds_arrfree(env->chunks);
     stbds_arrfree(env->cursors);
     sm__mutex_destroy(&env->lock);
-    release(context, env, sizeof *env);
+    if (!env->cached || !sm__cache_put(env, env->self_size))
+        release(context, env, env->self_size);
 }
 
 SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
@@ -1333,9 +1882,12 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
                 words = ch->nwords;
             memset(ch->starts, 0, words * sizeof(size_t));
             memset(ch->freed, 0, words * sizeof(size_t));
+            if (env->flags & SM_POISON)
+                sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
             ch->used = (uintptr_t)ch->payload;
             ch->cursor = NULL;
             ch->foreign = 0;
+            ch->nsites = 0;
             SM__ARRPUT(env->spares, ch);
         } else {
             sm__chunk_dispose(env, ch);
@@ -1345,6 +1897,8 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
         stbds_header(env->chunks)->length = 0;
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
         sm__cursor_park(env->cursors[i]);
+    if (env->orphans)
+        memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
     sm__unlock(&env->lock);
     return SM_OK;
 }
@@ -1355,7 +1909,26 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
 static sm__cursor *sm__cached_cursor(const sm_env *env)
 {
     size_t k = SM__XSLOT(env->handle);
-    return sm__t.xid[k] == env->handle ? sm__t.xcur[k] : NULL;
+    return sm__t.xid[k] == env->handle ? sm__t.xc[k] : NULL;
+}
+
+/* Every allocation the inline fast paths did not serve, with c the calling thread's cursor in
+   env if known; *cursor receives it. */
+static void *sm__allocate_in(sm_env *env, sm__cursor *c, size_t size, size_t alignment, sm_status *status,
+                             const char *file, int line, sm__cursor **cursor)
+{
+    void *p;
+    if (alignment < SM__GRAIN)
+        alignment = SM__GRAIN;
+    if (env->flags)
+        return sm__allocate_flagged(env, c, size, alignment, status, file, line, cursor);
+    if (c && (p = sm__bump_aligned(c, size, alignment)) != NULL) {
+        if (status)
+            *status = SM_OK;
+        *cursor = c;
+        return p;
+    }
+    return sm__allocate_slow(env, size, alignment, status, file, line, cursor);
 }
 
 static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
@@ -1368,18 +1941,12 @@ static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_sta
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment < SM__GRAIN)
-        alignment = SM__GRAIN;
-    c = sm__cached_cursor(env);
-    if (c && (p = sm__bump_aligned(c, size, alignment)) != NULL) {
-        if (status)
-            *status = SM_OK;
-        return p;
-    }
-    p = sm__allocate_slow(env, size, alignment, status, file, line, &c);
+    p = sm__allocate_in(env, sm__cached_cursor(env), size, alignment, status, file, line, &c);
     if (c) {
-        sm__t.xid[SM__XSLOT(env->handle)] = env->handle;
-        sm__t.xcur[SM__XSLOT(env->handle)] = c;
+        size_t k = SM__XSLOT(env->handle);
+        sm__t.xid[k] = env->handle;
+        sm__t.xc[k] = c;
+        sm__t.xcur[k] = env->flags ? &sm__blocked : c;
     }
     return p;
 }
@@ -1408,23 +1975,103 @@ SMALLOC_DEF void *sm_env_allocate_aligned(sm_env *env, size_t size, size_t align
     return sm__env_allocate(env, size, alignment, status, NULL, 0);
 }
 
-SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
+static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
 {
-    sm__cursor *c;
-    if (!env)
-        return SM_INVALID_ARG;
     if (!node)
         return SM_OK;
-    c = sm__cached_cursor(env);
     if (sm__in_cursor(c, (uintptr_t)node))
         return sm__free_local(env, c, (uintptr_t)node, 0);
     return sm__free_slow(env, (uintptr_t)node);
 }
 
+SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
+{
+    if (!env)
+        return SM_INVALID_ARG;
+    return sm__free_in(env, sm__cached_cursor(env), node);
+}
+
+/* Grows or shrinks node in env, c the calling thread's cursor there if known. */
+static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t old_size, size_t new_size,
+                               sm_status *status, sm__cursor **cursor)
+{
+    sm__where w;
+    int found, in_place = 0;
+    const char *file = NULL;
+    int line = 0;
+    size_t n = sm__round(new_size);
+    void *q;
+    *cursor = c;
+    if (!node)
+        return sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
+    sm__lock(&env->lock);
+    if (!c)
+        c = sm__cursor_find(env);
+    found = sm__locate(env, (uintptr_t)node, 0, &w) && w.live && old_size <= w.size;
+    if (found && n) {
+        /* the last block of the calling thread's chunk moves its end, both ways */
+        int last = c && w.ch == c->chunk && w.end == (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN &&
+                   (size_t)(c->end - (uintptr_t)w.start) >= n;
+        sm__site *r = NULL;
+        in_place = last || n <= w.size;
+        if (env->flags & SM_TRACK)
+            r = w.ch->starts ? sm__site_find(w.ch, w.i) : &w.ch->site;
+        if (r) {
+            file = SM__LOAD(&r->file);
+            line = SM__LOAD(&r->line);
+            if (in_place)
+                SM__STORE(&r->size, new_size);
+        }
+        if (last)
+            SM__STORE_REL(&c->top, (uintptr_t)w.start + n);
+        if (in_place && (env->flags & SM_POISON)) {
+            size_t ext = last ? n : w.size;
+            sm__show(w.start, new_size);
+            sm__poison(w.start + new_size, (ext > w.size ? ext : w.size) - new_size);
+        }
+    }
+    sm__unlock(&env->lock);
+    if (!found || !n) {
+        if (status)
+            *status = found ? SM_OUT_OF_MEMORY : SM_INVALID_ARG;
+        return NULL;
+    }
+    if (in_place) {
+        if (status)
+            *status = SM_OK;
+        return node;
+    }
+    q = sm__allocate_in(env, c, new_size, SM__GRAIN, status, file, line, cursor);
+    if (q) {
+        memcpy(q, node, old_size < new_size ? old_size : new_size);
+        (void)sm__free_in(env, *cursor, node);
+    }
+    return q;
+}
+
+SMALLOC_DEF void *sm_env_reallocate(sm_env *env, void *node, size_t old_size, size_t new_size, sm_status *status)
+{
+    sm__cursor *c;
+    void *p;
+    if (!env) {
+        if (status)
+            *status = SM_INVALID_ARG;
+        return NULL;
+    }
+    p = sm__reallocate_in(env, sm__cached_cursor(env), node, old_size, new_size, status, &c);
+    if (c) {
+        size_t k = SM__XSLOT(env->handle);
+        sm__t.xid[k] = env->handle;
+        sm__t.xc[k] = c;
+        sm__t.xcur[k] = env->flags ? &sm__blocked : c;
+    }
+    return p;
+}
+
 /* Adds a normal chunk's blocks to the figures. */
 static void sm__census(const sm__chunk *ch, sm_stats *s)
 {
-    uintptr_t used = ch->cursor ? SM__LOAD(&ch->cursor->top) : ch->used;
+    uintptr_t used = sm__chunk_top(ch);
     size_t end = (size_t)(used - (uintptr_t)ch->payload) / SM__GRAIN;
     size_t i = sm__next_bit(ch->starts, 0, end);
     while (i < end) {
@@ -1473,11 +2120,114 @@ SMALLOC_DEF sm_thread_handle sm_env_handle(sm_env *env)
     return env ? (sm_thread_handle)env->handle : NULL;
 }
 
+SMALLOC_DEF sm_status sm_env_describe(const sm_env *env, const void *ptr, sm_block_info *info)
+{
+    sm_env *e = (sm_env *)(uintptr_t)env;
+    sm__where w;
+    int found;
+    if (!env || !info)
+        return SM_INVALID_ARG;
+    sm__lock(&e->lock);
+    found = sm__locate(e, (uintptr_t)ptr, 1, &w);
+    if (found) {
+        const sm__site *r = NULL;
+        info->start = w.start;
+        info->size = w.size;
+        info->live = w.live;
+        info->file = NULL;
+        info->line = 0;
+        if (e->flags & SM_TRACK)
+            r = w.ch->starts ? sm__site_find(w.ch, w.i) : &w.ch->site;
+        if (r) {
+            sm__site v = sm__site_get(r);
+            info->file = v.file;
+            info->line = v.line;
+        }
+    }
+    sm__unlock(&e->lock);
+    return found ? SM_OK : SM_INVALID_ARG;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Leak reports (SM_TRACK)                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static int sm__site_order(const void *a, const void *b)
+{
+    const sm__site *x = (const sm__site *)a, *y = (const sm__site *)b;
+    int c = x->file == y->file ? 0 : !x->file ? -1 : !y->file ? 1 : strcmp(x->file, y->file);
+    return c ? c : (x->line > y->line) - (x->line < y->line);
+}
+
+/* Calls fn once per site with the blocks and bytes (as requested) still live, in order of
+   file and line. The records are gathered under the lock and reported outside it, so fn may
+   call smalloc. At destroy, if they cannot be gathered for want of memory, each live block is
+   reported alone. */
+static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_destroy)
+{
+    sm_env *e = (sm_env *)(uintptr_t)env;
+    sm__site *live = NULL;
+    ptrdiff_t i;
+    size_t k, n = 0;
+    int pass;
+    sm__lock(&e->lock);
+    for (pass = 0; pass < 2; pass++) {
+        void *grown;
+        if (pass == 1 && (!n || !sm__reserve(live, sizeof *live, n, &grown)))
+            break;
+        if (pass == 1)
+            live = (sm__site *)grown;
+        for (i = 0; i < stbds_arrlen(e->chunks); i++) {
+            const sm__chunk *ch = e->chunks[i];
+            size_t m = ch->starts ? SM__LOAD_ACQ(&ch->nsites) : 1;
+            for (k = 0; k < m; k++) {
+                sm__site v = sm__site_get(ch->starts ? &ch->sites[k] : &ch->site);
+                int is_live = ch->starts ? sm__bit(ch->starts, v.at) && !sm__bit(ch->freed, v.at)
+                                         : !ch->single_freed;
+                if (!is_live)
+                    continue;
+                if (pass == 0)
+                    n++;
+                else if (stbds_arrlenu(live) < n)
+                    SM__ARRPUT(live, v);
+            }
+        }
+    }
+    sm__unlock(&e->lock);
+    if (n && !live) {
+        if (!at_destroy)
+            return 0;
+        /* no memory to group them: one call per block (destroy: nobody else is inside) */
+        for (i = 0; i < stbds_arrlen(e->chunks); i++) {
+            const sm__chunk *ch = e->chunks[i];
+            size_t m = ch->starts ? ch->nsites : 1;
+            for (k = 0; k < m; k++) {
+                const sm__site *v = ch->starts ? &ch->sites[k] : &ch->site;
+                if (ch->starts ? sm__bit(ch->starts, v->at) && !sm__bit(ch->freed, v->at) : !ch->single_freed)
+                    fn(user, v->file, v->line, 1, v->size);
+            }
+        }
+        return 1;
+    }
+    n = stbds_arrlenu(live);
+    if (n)
+        qsort(live, n, sizeof *live, sm__site_order);
+    for (k = 0; k < n;) {
+        size_t j = k, bytes = 0;
+        while (j < n && sm__site_order(&live[k], &live[j]) == 0)
+            bytes += live[j++].size;
+        fn(user, live[k].file, live[k].line, j - k, bytes);
+        k = j;
+    }
+    stbds_arrfree(live);
+    return 1;
+}
+
 SMALLOC_DEF sm_status sm_env_report(const sm_env *env, sm_report_fn *fn, void *user)
 {
-    /* No environment of this version records sites (SM_TRACK is refused at create). */
-    (void)env; (void)fn; (void)user;
-    return SM_INVALID_ARG;
+    if (!env || !fn || !(env->flags & SM_TRACK))
+        return SM_INVALID_ARG;
+    return sm__report(env, fn, user, 0) ? SM_OK : SM_OUT_OF_MEMORY;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1488,6 +2238,7 @@ static void sm__attach_to(const sm__attach *at)
 {
     sm__t.at = *at;
     sm__t.cur = NULL;
+    sm__t.cx = NULL;
 }
 
 #if !defined(SMALLOC_NO_THREADS)
@@ -1618,9 +2369,19 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
     return SM_OK;
 }
 
+/* Remembers the calling thread's cursor in its current environment. */
+static void sm__current_cursor(sm__cursor *c)
+{
+    if (c) {
+        sm__t.cx = c;
+        sm__t.cur = sm__t.at.env->flags ? &sm__blocked : c;
+    }
+}
+
 static void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
 {
     sm_status st = sm__current();
+    sm__cursor *c;
     void *p;
     if (st != SM_OK) {
         if (status)
@@ -1632,14 +2393,9 @@ static void *sm__allocate(size_t size, size_t alignment, sm_status *status, cons
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment < SM__GRAIN)
-        alignment = SM__GRAIN;
-    if (sm__t.cur && (p = sm__bump_aligned(sm__t.cur, size, alignment)) != NULL) {
-        if (status)
-            *status = SM_OK;
-        return p;
-    }
-    return sm__allocate_slow(sm__t.at.env, size, alignment, status, file, line, &sm__t.cur);
+    p = sm__allocate_in(sm__t.at.env, sm__t.cx, size, alignment, status, file, line, &c);
+    sm__current_cursor(c);
+    return p;
 }
 
 SMALLOC_DEF void *sm_allocate(size_t size, sm_status *status)
@@ -1674,9 +2430,22 @@ SMALLOC_DEF sm_status sm_free(void *node)
     st = sm__current();
     if (st != SM_OK)
         return st;
-    if (sm__in_cursor(sm__t.cur, (uintptr_t)node))
-        return sm__free_local(sm__t.at.env, sm__t.cur, (uintptr_t)node, 0);
-    return sm__free_slow(sm__t.at.env, (uintptr_t)node);
+    return sm__free_in(sm__t.at.env, sm__t.cx, node);
+}
+
+SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm_status *status)
+{
+    sm_status st = sm__current();
+    sm__cursor *c;
+    void *p;
+    if (st != SM_OK) {
+        if (status)
+            *status = st;
+        return NULL;
+    }
+    p = sm__reallocate_in(sm__t.at.env, sm__t.cx, node, old_size, new_size, status, &c);
+    sm__current_cursor(c);
+    return p;
 }
 
 SMALLOC_DEF sm_thread_handle sm_get_thread_handle(sm_status *status)
