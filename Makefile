@@ -5,6 +5,7 @@
 #                    README's quick start), then the test suite; the last line is "N passed, M failed"
 #   make examples    build the examples only
 #   make sanitize    the test suite under clang ASan+UBSan, then separately under TSan
+#   make sanitize-demo  the examples under ASan: a use after mark-free (SM_POISON) is caught
 #   make valgrind    the test suite under Valgrind Memcheck (in process: TH_NOFORK=1)
 #   make windows     the test suite and the examples cross-compiled with mingw-w64 (compile only)
 #   make i386        the test suite as a 32-bit x86 program, run under qemu-i386
@@ -92,7 +93,7 @@ ALL_EXAMPLE_BINS = $(patsubst examples/%.c,$(BUILD)/examples/%,$(ALL_EXAMPLE_SRC
 # Arguments `make demo` runs each example with (none where not listed).
 DEMO_ARGS_02_rpc_server = 6 4
 
-.PHONY: all test check examples demo sanitize sanitize-asan sanitize-tsan valgrind clean \
+.PHONY: all test check examples demo sanitize sanitize-asan sanitize-tsan sanitize-demo valgrind clean \
         deps deps-cxx deps-clang deps-valgrind deps-mingw deps-i386 windows i386 bench bench-callgrind
 
 all: examples $(TEST_BIN)
@@ -255,6 +256,24 @@ sanitize-asan: $(BUILD)/asan/smalloc_test
 	$(ASAN_OPTIONS_RUN) ./$<
 sanitize-tsan: $(BUILD)/tsan/smalloc_test
 	$(TSAN_OPTIONS_RUN) ./$<
+
+# The examples under AddressSanitizer: each runs clean, except that the use after mark-free of
+# 08_use_after_free must be stopped with a use-after-poison report naming its line.
+UAF_EXAMPLE = 08_use_after_free
+ASAN_EXAMPLE_BINS = $(patsubst examples/%.c,$(BUILD)/asan/examples/%,$(EXAMPLE_SRCS))
+$(BUILD)/asan/examples/%: examples/%.c $(HEADER) Makefile | deps-clang
+	@mkdir -p $(@D)
+	$(CLANG) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(SAN_OPT) $(ASAN) -pthread $< -o $@ $(LDFLAGS) $(LDLIBS)
+sanitize-demo: $(ASAN_EXAMPLE_BINS)
+	@set -e; $(foreach b,$(filter-out %/$(UAF_EXAMPLE),$(ASAN_EXAMPLE_BINS)),\
+	  echo "=== $(b) $(DEMO_ARGS_$(notdir $(b)))"; $(ASAN_OPTIONS_RUN) ./$(b) $(DEMO_ARGS_$(notdir $(b))) >/dev/null;) \
+	 echo "=== $(BUILD)/asan/examples/$(UAF_EXAMPLE) (must be stopped by AddressSanitizer)"; \
+	 if $(ASAN_OPTIONS_RUN) ./$(BUILD)/asan/examples/$(UAF_EXAMPLE) > $(BUILD)/asan/uaf.log 2>&1; then \
+	   cat $(BUILD)/asan/uaf.log; echo "sanitize-demo: the use after mark-free was not caught" >&2; exit 1; fi; \
+	 sed -n '1,/SUMMARY/p' $(BUILD)/asan/uaf.log | grep -v '^ *#[1-9][0-9]* ' ; \
+	 grep -q 'use-after-poison' $(BUILD)/asan/uaf.log && grep -q '$(UAF_EXAMPLE).c:[0-9]' $(BUILD)/asan/uaf.log \
+	   || { echo "sanitize-demo: no use-after-poison report naming $(UAF_EXAMPLE).c" >&2; exit 1; }; \
+	 echo "sanitize-demo: $(words $(ASAN_EXAMPLE_BINS)) examples; the use after mark-free was caught"
 
 valgrind: $(TEST_BIN) | deps-valgrind
 	TH_NOFORK=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$(TEST_BIN)

@@ -1,4 +1,4 @@
-/* smalloc.h - v0.1.0 - RPC stub memory management as a fast, safe arena allocator.
+/* smalloc.h - v0.2.0 - RPC stub memory management as a fast, safe arena allocator.
    Public domain or MIT, your choice: see the end of this file.
 
    Do this in exactly one C file of your program:
@@ -12,10 +12,11 @@
    -pthread on POSIX systems.
 
 CONTENTS
-   1. What it is          5. Thread-implicit allocation (RpcSm*)   9. Statuses
-   2. Options             6. Thread handles                        10. Threads
-   3. Environments        7. Client allocator pair                 11. Costs
-   4. Allocation sites    8. The raising family (RpcSs*)           12. Revision history
+   1. What it is          6. Thread handles                        11. Costs
+   2. Options             7. Client allocator pair                 12. Revision history
+   3. Environments        8. The raising family (RpcSs*)
+   4. Debugging: sites, leak reports, poisoning, describe          9. Statuses
+   5. Thread-implicit allocation (RpcSm*)                          10. Threads
 
 1. WHAT IT IS
    An *environment* (sm_env) is an arena: allocations are cheap bumps of a pointer inside chunks
@@ -53,6 +54,10 @@ CONTENTS
                                    mingw-w64); other compilers build with SMALLOC_NO_THREADS.
    SMALLOC_DEFAULT_CHUNK_SIZE      the first chunk's size when sm_config.chunk_size is 0 (8192);
                                    sizes below 256 are raised to 256.
+   SMALLOC_CACHE_SIZE              the most bytes the process-wide cache of released memory
+                                   keeps (default 64 MiB; 0 turns the cache off). See COSTS.
+   SMALLOC_VALGRIND                SM_POISON tells Valgrind Memcheck which memory is released
+                                   (needs <valgrind/memcheck.h>: Debian's valgrind package).
    SMALLOC_REALLOC(p, n), SMALLOC_FREE(p)
                                    the allocator of smalloc's bookkeeping (the stb_ds containers and
                                    the table of thread handles; default realloc and free). Used for
@@ -63,8 +68,14 @@ CONTENTS
 3. ENVIRONMENTS
    sm_env_create(config, &status)   a new environment; config NULL means all defaults. Calls the
        backing allocator once (for the environment itself). SM_INVALID_ARG for a config with
-       exactly one of alloc/free NULL, a flag this version does not support (SM_TRACK, SM_POISON,
-       SM_RECYCLE are reserved) or a report function; SM_OUT_OF_MEMORY when memory runs out.
+       exactly one of alloc/free NULL, an unknown flag or a report function without SM_TRACK;
+       SM_OUT_OF_MEMORY when memory runs out. Flags (sm_config.flags, any combination):
+         SM_TRACK    records each block's allocation site and requested size (section 4);
+         SM_POISON   released memory becomes inaccessible (section 4);
+         SM_RECYCLE  later allocations reuse marked-free blocks, so that a long-lived
+                     environment with allocate/free churn stays bounded in memory.
+       An environment with flags does not take the inline fast path of allocation: each of its
+       allocations is a function call more (see COSTS); environments without are unaffected.
    sm_env_destroy(env)              releases every block and the environment; threads still
        attached get SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG.
    sm_env_reset(env)                releases every block but keeps the normal chunks for the next
@@ -79,7 +90,17 @@ CONTENTS
        live block of env (double free, interior pointer, another environment's block, malloc's
        memory): SM_INVALID_ARG, nothing changed. The memory is reused only after reset/destroy,
        except that freeing the last block allocated (by this thread) reclaims it, together with
-       the marked-free blocks right before it.
+       the marked-free blocks right before it (not with SM_RECYCLE, whose marked-free blocks
+       wait on lists for reuse). With SM_RECYCLE a block on a list is still refused as a double
+       free; once reused, its address names the new block. A freed block with a chunk of its own
+       goes back to the backing allocator at once with SM_RECYCLE.
+   sm_env_reallocate(env, node, old_size, new_size, &status)   grows or shrinks node. Shrinking
+       stays in place; so does growing the last block of the calling thread's chunk while the
+       chunk has room, or growing within the block's usable size. Otherwise a new block is
+       allocated, old_size bytes (new_size if fewer) are copied and node is marked free; with
+       SM_TRACK the new block keeps node's site. node NULL allocates new_size bytes. A node
+       that is not a live block of env, or an old_size larger than its usable size:
+       NULL + SM_INVALID_ARG, nothing changed. SM_OUT_OF_MEMORY: node is untouched.
    sm_env_stats(env, &stats)        live and marked-free blocks and bytes, bytes held from the
        backing allocator (now and peak, the environment itself and its cursors included) and
        the number of chunks.
@@ -90,11 +111,31 @@ CONTENTS
    environment and for one small cursor per thread that allocates in it; free receives the size
    that alloc was asked for. It must return memory aligned like malloc's.
 
-4. ALLOCATION SITES (PALLOCMEM's file and line)
+4. DEBUGGING: SITES, LEAK REPORTS, POISONING, DESCRIBE
    sm_allocate_at, sm_env_allocate_at, and the macros SM_ALLOCATE, SM_ENV_ALLOCATE that pass
-   __FILE__ and __LINE__: when the allocation needs new memory, the backing allocator receives
-   that site (otherwise NULL and 0). sm_env_report returns SM_INVALID_ARG for an environment
-   created without SM_TRACK, which this version does not support yet.
+   __FILE__ and __LINE__ (PALLOCMEM's file and line): when the allocation needs new memory, the
+   backing allocator receives that site (otherwise NULL and 0). With SM_TRACK the environment
+   also keeps it with the block (the strings are not copied: pass literals); plain calls are
+   recorded with NULL and 0.
+   sm_env_report(env, fn, user)     with SM_TRACK, calls fn(user, file, line, blocks, bytes) once
+       per site with the blocks still live there and their bytes as requested, in order of file
+       and line: the leak report. Marked-free blocks are not counted. fn may call smalloc, even
+       on env. SM_INVALID_ARG without SM_TRACK; SM_OUT_OF_MEMORY if the records could not be
+       gathered. If sm_config.report is set, destroying the environment (sm_env_destroy, the
+       owner's disable, thread exit) first reports what is still live to it the same way (one
+       call per block if memory to group them runs out).
+       Recording a site needs memory now and then (smalloc's bookkeeping allocator): when that
+       fails, the allocation fails with SM_OUT_OF_MEMORY; it never succeeds untracked.
+   SM_POISON   a block marked free, everything a reset releases and the part of each chunk not
+       handed out yet become inaccessible: under AddressSanitizer (detected from the compiler)
+       through its manual poisoning, under Valgrind with SMALLOC_VALGRIND through client
+       requests; otherwise they are filled with 0xDD. A block is made accessible for the size
+       asked when it is handed out, so reading past its end is caught too. Memory in the chunk
+       cache is hidden from both tools whatever the flags.
+   sm_env_describe(env, ptr, &info)   the block of env that contains ptr (anywhere inside it):
+       its start, usable size, whether it is live or marked free, and with SM_TRACK its site.
+       SM_INVALID_ARG for a pointer env does not own, alignment padding, or a block whose
+       memory has been reclaimed (rolled back, reset).
 
 5. THREAD-IMPLICIT ALLOCATION (RpcSm*)
    sm_enable_allocate(), sm_enable_allocate_with(config)   creates an environment owned by the
@@ -102,8 +143,9 @@ CONTENTS
        matching disable. Statuses as sm_env_create.
    sm_disable_allocate()            destroys the current environment, which the calling thread
        must own (else SM_INVALID_ARG, nothing changed); SM_NO_ENVIRONMENT without one.
-   sm_allocate, sm_allocate_aligned, sm_free   as the sm_env_ twins, on the current environment;
-       without one: NULL + SM_NO_ENVIRONMENT / SM_NO_ENVIRONMENT (sm_free(NULL) is SM_OK).
+   sm_allocate, sm_allocate_aligned, sm_free, sm_reallocate   as the sm_env_ twins, on the
+       current environment; without one: NULL + SM_NO_ENVIRONMENT / SM_NO_ENVIRONMENT
+       (sm_free(NULL) is SM_OK).
    A thread that exits still owning environments has them destroyed.
 
 6. THREAD HANDLES
@@ -168,12 +210,25 @@ CONTENTS
    A thread remembers its cursor in the last four environments it used by name (direct-mapped on
    the handle); one that alternates between more may take the lock when it switches.
    Destroy and reset: proportional to the number of chunks.
+   Environments with flags: an allocation is a call, a cache lookup and the bump; SM_TRACK adds
+   a record (its array grows under the lock), SM_RECYCLE a look at one or two lists first,
+   SM_POISON the poisoning. Rolling back takes the lock with SM_RECYCLE.
+   The chunk cache: environments whose backing allocator is malloc (config NULL, or alloc and
+   free NULL) give their chunks, cursors and themselves to a process-wide cache when they are
+   destroyed or reset chunks go back, and the next ones take from it (a lock taken once per
+   chunk, not per allocation): a server creating an environment per request reaches a state
+   with no malloc calls and no fresh pages. At most SMALLOC_CACHE_SIZE bytes (and 256 pieces)
+   are kept; sm_cache_trim(keep) gives the rest back to free and returns how many bytes it gave.
+   Environments with their own backing allocator never use the cache.
    Bookkeeping failures: stb_ds does not check realloc. smalloc grows its containers before it
    changes anything, and when SMALLOC_STB_DS_IMPLEMENTATION compiles stb_ds here, a failed growth
    returns to smalloc, which reports SM_OUT_OF_MEMORY with nothing changed. With a program's own
    stb_ds implementation, its STBDS_REALLOC decides what a failure does.
 
 12. REVISION HISTORY
+   0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
+          pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
+          process-wide chunk cache and sm_cache_trim.
    0.1.0  first release: environments, mark-free, thread handles, client pair, RpcSs family.
 */
 #ifndef SMALLOC_H_INCLUDED
@@ -182,10 +237,10 @@ CONTENTS
 #include <stddef.h>
 
 #define SMALLOC_VERSION_MAJOR  0
-#define SMALLOC_VERSION_MINOR  1
+#define SMALLOC_VERSION_MINOR  2
 #define SMALLOC_VERSION_PATCH  0
 #define SMALLOC_VERSION        (SMALLOC_VERSION_MAJOR * 10000 + SMALLOC_VERSION_MINOR * 100 + SMALLOC_VERSION_PATCH)
-#define SMALLOC_VERSION_STRING "0.1.0"
+#define SMALLOC_VERSION_STRING "0.2.0"
 
 #ifndef SMALLOC_DEF
 #ifdef SMALLOC_STATIC
