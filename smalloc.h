@@ -943,18 +943,17 @@ static int sm__slot_acquire(sm_env *env)
 
 /* Makes every handle of env stale. A slot whose generation would no longer fit a handle is
    retired for good. */
+/* Global lock held. */
 static void sm__slot_release(sm_env *env)
 {
     sm__slot *s = env->slot;
     uintptr_t gen = SM__LOAD(&s->gen) + 1;
-    sm__global_lock();
     SM__STORE_REL(&s->gen, gen);
     s->env = NULL;
     if (gen <= SM__GEN_MAX) {
         s->next_free = sm__free_slot;
         sm__free_slot = (size_t)(env->handle & SM__IDX_MASK);
     }
-    sm__global_unlock();
 }
 
 /* The live slot a handle names, or NULL. Global lock held. */
@@ -996,12 +995,14 @@ static size_t sm__cache_lower(size_t size)
     return lo;
 }
 
-/* The smallest cached block of min..max bytes, its size in *got; NULL if there is none. */
-static void *sm__cache_take(size_t min, size_t max, size_t *got)
+/* The smallest cached block of min..max bytes, its size in *got; NULL if there is none.
+   held: the caller holds the global lock. */
+static void *sm__cache_take(size_t min, size_t max, size_t *got, int held)
 {
     void *p = NULL;
     size_t i;
-    sm__global_lock();
+    if (!held)
+        sm__global_lock();
     i = sm__cache_lower(min);
     if (i < stbds_arrlenu(sm__cache) && sm__cache[i].size <= max) {
         p = sm__cache[i].p;
@@ -1009,19 +1010,21 @@ static void *sm__cache_take(size_t min, size_t max, size_t *got)
         sm__cache_bytes -= *got;
         stbds_arrdel(sm__cache, i);
     }
-    sm__global_unlock();
+    if (!held)
+        sm__global_unlock();
     if (p)
         sm__show(p, *got);
     return p;
 }
 
 /* Keeps p if the cache has room for it; 0 if the caller must free it. */
-static int sm__cache_put(void *p, size_t size)
+static int sm__cache_put(void *p, size_t size, int held)
 {
     int kept = 0;
     void *grown;
     sm__hide(p, size);   /* before it is shared: a taker shows it again */
-    sm__global_lock();
+    if (!held)
+        sm__global_lock();
     if (size <= SMALLOC_CACHE_SIZE - sm__cache_bytes && stbds_arrlenu(sm__cache) < SM__CACHE_ENTRIES &&
         sm__reserve(sm__cache, sizeof *sm__cache, 1, &grown)) {
         size_t i, n;
@@ -1037,7 +1040,8 @@ static int sm__cache_put(void *p, size_t size)
         sm__cache_bytes += size;
         kept = 1;
     }
-    sm__global_unlock();
+    if (!held)
+        sm__global_unlock();
     if (!kept)
         sm__show(p, size);
     return kept;
@@ -1074,7 +1078,7 @@ SMALLOC_DEF size_t sm_cache_trim(size_t keep)
    in its figures. */
 static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const char *file, int line)
 {
-    void *p = env->cached ? sm__cache_take(size, max, got) : NULL;
+    void *p = env->cached ? sm__cache_take(size, max, got, 0) : NULL;
     if (!p) {
         *got = size;
         p = env->alloc(env->context, size, file, line);
@@ -1087,10 +1091,11 @@ static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const
     return p;
 }
 
-static void sm__release(sm_env *env, void *p, size_t size)
+/* held: the caller holds the global lock (destroy gives everything back under one). */
+static void sm__release(sm_env *env, void *p, size_t size, int held)
 {
     env->backing_bytes -= size;
-    if (!env->cached || !sm__cache_put(p, size))
+    if (!env->cached || !sm__cache_put(p, size, held))
         env->free(env->context, p, size);
 }
 
@@ -1122,13 +1127,13 @@ static sm__chunk *sm__chunk_normal(sm_env *env, size_t size, const char *file, i
     return ch;
 }
 
-static void sm__chunk_dispose(sm_env *env, sm__chunk *ch)
+static void sm__chunk_dispose(sm_env *env, sm__chunk *ch, int held)
 {
     stbds_arrfree(ch->sites);
     if ((env->flags & SM_POISON) && ch->limit > ch->payload)
         sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
     sm__show(ch->payload, (size_t)(ch->limit - ch->payload));   /* the backing allocator's again */
-    sm__release(env, ch, ch->size);
+    sm__release(env, ch, ch->size, held);
 }
 
 /* Index of the first chunk whose address is above p. */
@@ -1464,7 +1469,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         if (spare)
             SM__ARRPUT(env->spares, ch);   /* back where it was: its slot is still there */
         else
-            sm__chunk_dispose(env, ch);
+            sm__chunk_dispose(env, ch, 0);
         return NULL;
     }
     if (!spare)
@@ -1494,9 +1499,9 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
     return c;
 }
 
-static void sm__cursor_delete(sm_env *env, sm__cursor *c)
+static void sm__cursor_delete(sm_env *env, sm__cursor *c, int held)
 {
-    sm__release(env, c, sizeof(sm__cursor) + (c->bins ? SM__BINS * sizeof(void *) : 0));
+    sm__release(env, c, sizeof(sm__cursor) + (c->bins ? SM__BINS * sizeof(void *) : 0), held);
 }
 
 /* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
@@ -1527,7 +1532,7 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
     if (!p && fresh) {
         /* leave the environment exactly as it was */
         (void)stbds_arrpop(env->cursors);
-        sm__cursor_delete(env, c);
+        sm__cursor_delete(env, c, 0);
         env->backing_peak = peak;
         c = NULL;
     }
@@ -1745,7 +1750,7 @@ static void sm__single_drop(sm_env *env, size_t at)
         if (env->cursors[k]->last_single == ch)
             env->cursors[k]->last_single = NULL;
     sm__dir_remove(env, at);
-    sm__chunk_dispose(env, ch);
+    sm__chunk_dispose(env, ch, 0);
 }
 
 /* Any other block: find its chunk under the lock. */
@@ -1832,12 +1837,18 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         chunk = SM__MIN_CHUNK;
     self = sizeof *env + ((cfg.flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0);
     *status = SM_OUT_OF_MEMORY;
-    if (cached)
-        env = (sm_env *)sm__cache_take(self, self, &self);
+    /* with the cache, the global lock is taken once, for the memory and the handle */
+    if (cached) {
+        sm__global_lock();
+        env = (sm_env *)sm__cache_take(self, self, &self, 1);
+    }
     if (!env)
         env = (sm_env *)cfg.alloc(cfg.context, self, NULL, 0);
-    if (!env)
+    if (!env) {
+        if (cached)
+            sm__global_unlock();
         return NULL;
+    }
     memset(env, 0, self);
     env->alloc = cfg.alloc;
     env->free = cfg.free;
@@ -1853,15 +1864,18 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     env->report_user = cfg.report_user;
     if (cfg.flags & SM_RECYCLE)
         env->orphans = (void **)(void *)(env + 1);
-    if (!sm__mutex_init(&env->lock)) {
-        cfg.free(cfg.context, env, self);
-        return NULL;
+    slotted = sm__mutex_init(&env->lock);
+    if (slotted && !cached)
+        sm__global_lock();
+    if (slotted) {
+        slotted = sm__slot_acquire(env);
+        if (!slotted)
+            sm__mutex_destroy(&env->lock);
+        sm__global_unlock();
+    } else if (cached) {
+        sm__global_unlock();
     }
-    sm__global_lock();
-    slotted = sm__slot_acquire(env);
-    sm__global_unlock();
     if (!slotted) {
-        sm__mutex_destroy(&env->lock);
         cfg.free(cfg.context, env, self);
         return NULL;
     }
@@ -1877,21 +1891,28 @@ static void sm__env_delete(sm_env *env)
     ptrdiff_t i;
     sm_backing_free_fn *release = env->free;
     void *context = env->context;
+    int held = env->cached;
     if (env->report)
         (void)sm__report(env, env->report, env->report_user, 1);
+    /* one acquisition of the global lock for the handle and, with the cache, every piece */
+    sm__global_lock();
     sm__slot_release(env);
+    if (!held)
+        sm__global_unlock();
     for (i = 0; i < stbds_arrlen(env->chunks); i++)
-        sm__chunk_dispose(env, env->chunks[i]);
+        sm__chunk_dispose(env, env->chunks[i], held);
     for (i = 0; i < stbds_arrlen(env->spares); i++)
-        sm__chunk_dispose(env, env->spares[i]);
+        sm__chunk_dispose(env, env->spares[i], held);
     stbds_arrfree(env->spares);
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        sm__cursor_delete(env, env->cursors[i]);
+        sm__cursor_delete(env, env->cursors[i], held);
     stbds_arrfree(env->chunks);
     stbds_arrfree(env->cursors);
     sm__mutex_destroy(&env->lock);
-    if (!env->cached || !sm__cache_put(env, env->self_size))
+    if (!held || !sm__cache_put(env, env->self_size, 1))
         release(context, env, env->self_size);
+    if (held)
+        sm__global_unlock();
 }
 
 SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
@@ -1945,7 +1966,7 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
             ch->nsites = 0;
             SM__ARRPUT(env->spares, ch);
         } else {
-            sm__chunk_dispose(env, ch);
+            sm__chunk_dispose(env, ch, 0);
         }
     }
     if (env->chunks)
