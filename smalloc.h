@@ -2077,6 +2077,8 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
     int line = 0;
     size_t n = sm__round(new_size);
     void *q;
+    if ((env->flags & SM_RECYCLE) && n && n < 2 * sizeof(void *))
+        n = 2 * sizeof(void *);   /* as sm__allocate_flagged: room for a list link */
     *cursor = c;
     if (!node)
         return sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);

@@ -39,10 +39,10 @@ find_package(smalloc 1.0 CONFIG)
 if(smalloc_FOUND)
   message(FATAL_ERROR "smalloc ${smalloc_VERSION} accepted for find_package(smalloc 1.0)")
 endif()
-find_package(smalloc 0.1 CONFIG REQUIRED)
-message(STATUS "smalloc ${smalloc_VERSION} found for 0.1, refused for 1.0")
+find_package(smalloc 0.2 CONFIG REQUIRED)
+message(STATUS "smalloc ${smalloc_VERSION} found for 0.2, refused for 1.0")
 CMAKE
 "$CMAKE" -S "$W/app-v" -B "$W/app-v/build" -DCMAKE_PREFIX_PATH="$PREFIX" > "$W/log-v" 2>&1 \
     || { cat "$W/log-v"; die "the version check failed"; }
-say "$(grep -o 'smalloc [0-9.]* found for 0.1, refused for 1.0' "$W/log-v")"
+say "$(grep -o 'smalloc [0-9.]* found for 0.2, refused for 1.0' "$W/log-v")"
 say OK
