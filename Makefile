@@ -128,6 +128,7 @@ deps-clang: deps
 
 deps-valgrind: deps
 	@$(call ensure,command -v $(VALGRIND),valgrind)
+	@$(call ensure,test -f /usr/include/valgrind/memcheck.h,valgrind)
 
 deps-mingw: deps
 	@$(call ensure,command -v $(MINGW_CC),gcc-mingw-w64-x86-64)
@@ -275,8 +276,12 @@ sanitize-demo: $(ASAN_EXAMPLE_BINS)
 	   || { echo "sanitize-demo: no use-after-poison report naming $(UAF_EXAMPLE).c" >&2; exit 1; }; \
 	 echo "sanitize-demo: $(words $(ASAN_EXAMPLE_BINS)) examples; the use after mark-free was caught"
 
-valgrind: $(TEST_BIN) | deps-valgrind
-	TH_NOFORK=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$(TEST_BIN)
+# Built with SMALLOC_VALGRIND, so that SM_POISON's client requests run under Memcheck too.
+$(BUILD)/valgrind/smalloc_test: $(TEST_DEPS) Makefile | deps deps-valgrind
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DSMALLOC_VALGRIND $(TEST_SRCS) -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+valgrind: $(BUILD)/valgrind/smalloc_test | deps-valgrind
+	TH_NOFORK=1 $(VALGRIND) $(VALGRIND_FLAGS) ./$<
 
 # ---------------------------------------------------------------------------------------------
 # Windows: Win32 threads, SRW locks and the fiber-local-storage exit hook must compile cleanly.
