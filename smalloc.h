@@ -601,6 +601,18 @@ static void sm__show(const void *p, size_t n)
 #endif
 }
 
+/* Accessible again, contents kept as defined (what smalloc itself wrote there). */
+static void sm__reveal(const void *p, size_t n)
+{
+    (void)p; (void)n;
+#ifdef SM__ASAN
+    ASAN_UNPOISON_MEMORY_REGION(p, n);
+#endif
+#ifdef SMALLOC_VALGRIND
+    (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
+#endif
+}
+
 static void sm__poison(void *p, size_t n)
 {
 #if defined(SM__ASAN) || defined(SMALLOC_VALGRIND)
@@ -1365,7 +1377,7 @@ static sm__link sm__link_get(const sm_env *env, const void *p, size_t granules)
 {
     sm__link l;
     size_t n = granules > SM__EXACT ? sizeof l : 2 * sizeof(void *);
-    sm__show(p, n);
+    sm__reveal(p, n);
     memcpy(&l, p, n);
     if (env->flags & SM_POISON)
         sm__hide(p, n);
@@ -1451,6 +1463,8 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         ch->payload = (unsigned char *)block;
         ch->limit = ch->payload + sm__round(size);
         ch->used = (uintptr_t)ch->limit;
+        if (env->flags & SM_POISON)
+            sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));   /* shown for size */
         sm__dir_insert(env, ch);
         c->last_single = ch;
         c->last_chunk = c->chunk;
@@ -1533,9 +1547,10 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
         /* leave the environment exactly as it was */
         (void)stbds_arrpop(env->cursors);
         sm__cursor_delete(env, c, 0);
-        env->backing_peak = peak;
         c = NULL;
     }
+    if (!p)
+        env->backing_peak = peak;   /* a chunk obtained and given back (SM_TRACK) */
     sm__unlock(&env->lock);
     *cursor = c;
     if (status)
@@ -1569,9 +1584,21 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
         if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 0)))
             p = sm__bump_aligned(c, ask, alignment);
         if (!p && reuse) {
-            /* before a new chunk: what threads without a cursor marked free */
+            /* before a new chunk: what was marked free outside this thread's chunk. The
+               lists this thread has emptied take the environment's whole lists, so the lock
+               is taken once per batch, not per block. */
             sm__lock(&env->lock);
-            p = sm__bin_pop(env, env->orphans, n / SM__GRAIN);
+            if (c) {
+                size_t b;
+                for (b = 0; b < SM__BINS; b++)
+                    if (!c->bins[b]) {
+                        c->bins[b] = env->orphans[b];
+                        env->orphans[b] = NULL;
+                    }
+                p = sm__bin_pop(env, c->bins, n / SM__GRAIN);
+            } else {
+                p = sm__bin_pop(env, env->orphans, n / SM__GRAIN);
+            }
             if (p) {
                 sm__chunk *ch = sm__bin_claim(env, p, n / SM__GRAIN);
                 sm__site *r = (env->flags & SM_TRACK)
@@ -1661,10 +1688,14 @@ static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
    racing with the rollback is refused and leaves no stale bit behind. */
 static void sm__rollback(sm_env *env, sm__cursor *c, size_t i, int locked)
 {
-    size_t *freed = c->chunk->freed, hi = i;
+    size_t *freed = c->chunk->freed, hi = i, cap = (size_t)(c->end - c->base) / SM__GRAIN;
     uintptr_t old = SM__LOAD(&c->top);
     int foreign;
-    sm__clear_start(c->starts, i);
+    /* i is the top itself when nothing was freed there: a full chunk has no granule i */
+    if (i < cap)
+        sm__clear_start(c->starts, i);
+    else
+        hi = cap - 1;
     for (;;) {
         size_t j = sm__prev_bit(c->starts, 0, i);
         if (sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i) != SM__NONE) {
@@ -1695,7 +1726,9 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i, int locked)
 }
 
 /* A block that was just marked free and stays in place: poisoned, and with SM_RECYCLE put
-   on the calling thread's lists (c; NULL: the environment's, lock held). */
+   on the calling thread's lists (c: a block of its own chunk) or the environment's (NULL, lock
+   held), which allocating threads take over when theirs run dry: a thread that only frees
+   must not hoard. */
 static void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, size_t end)
 {
     if (env->flags & SM_POISON)
@@ -1788,7 +1821,7 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
                 !(sm__fetch_or(&w.ch->freed[w.i / SM__WBITS], bit) & bit)) {
                 st = SM_OK;
                 if (env->flags)
-                    sm__released(env, c, w.ch, w.i, w.end);
+                    sm__released(env, NULL, w.ch, w.i, w.end);
             }
         }
     }
@@ -2103,8 +2136,8 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
         if (last)
             SM__STORE_REL(&c->top, (uintptr_t)w.start + n);
         if (in_place && (env->flags & SM_POISON)) {
-            size_t ext = last ? n : w.size;
-            sm__show(w.start, new_size);
+            size_t ext = last ? n : w.size, kept = old_size < new_size ? old_size : new_size;
+            sm__show(w.start + kept, new_size - kept);   /* the kept bytes stay defined */
             sm__poison(w.start + new_size, (ext > w.size ? ext : w.size) - new_size);
         }
     }

@@ -27,6 +27,12 @@ int main(void)
     suite_client();
     suite_raise();
     suite_faults();
+    suite_track();
+    suite_describe();
+    suite_realloc();
+    suite_recycle();
+    suite_poison();
+    suite_cache();
     suite_thread();
     return th_summary();
 }

@@ -8,4 +8,10 @@ void suite_raise(void);
 void suite_faults(void);
 void suite_sites(void);
 void suite_misc(void);
+void suite_track(void);
+void suite_describe(void);
+void suite_realloc(void);
+void suite_recycle(void);
+void suite_poison(void);
+void suite_cache(void);
 #endif

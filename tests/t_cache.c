@@ -1,0 +1,289 @@
+/* t_cache.c - the process-wide chunk cache: environments using malloc (config NULL) give their
+   memory to it when they are destroyed or reset chunks go back, the next ones take from it, and
+   sm_cache_trim(keep) gives it back to free down to keep bytes, returning how many it gave.
+   Environments with their own backing allocator never use it, and it does not weaken the
+   stale-handle guarantees. Each test starts by emptying the cache (earlier tests may have
+   filled it when the suite runs in one process). */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include "harness.h"
+#include "counting.h"
+#include "threads.h"
+#include "util.h"
+#include "suites.h"
+
+enum { NBLK = 100, BLK = 1000 };
+
+/* NBLK blocks of BLK bytes and one with a chunk of its own; returns the first block. */
+static void *fill_env(sm_env *env)
+{
+    void *first = NULL;
+    int i;
+    for (i = 0; i < NBLK; i++) {
+        void *p = sm_env_allocate(env, BLK, NULL);
+        if (!p)
+            return NULL;
+        tu_fill(p, BLK, (unsigned)i);
+        if (!first)
+            first = p;
+    }
+    return sm_env_allocate(env, 100000, NULL) ? first : NULL;
+}
+
+TEST(cache_reuses_memory)
+{
+    sm_env *env;
+    void *p1, *p2;
+    size_t held, t1, t2;
+    (void)sm_cache_trim(0);
+    CHECK_EQ_SIZE(sm_cache_trim(0), 0);
+    env = sm_env_create(NULL, NULL);
+    REQUIRE(env != NULL);
+    p1 = fill_env(env);
+    REQUIRE(p1 != NULL);
+    held = tu_stats(env).backing_bytes;
+    CHECK(held > NBLK * BLK + 100000);
+    CHECK_EQ_SIZE(sm_cache_trim(0), 0);   /* nothing released yet */
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    /* everything went to the cache: keeping it all gives nothing back */
+    CHECK_EQ_SIZE(sm_cache_trim(held), 0);
+    CHECK_EQ_SIZE(sm_cache_trim(SIZE_MAX), 0);
+    /* an identical environment takes it all back, and its blocks are where they were */
+    env = sm_env_create(NULL, NULL);
+    REQUIRE(env != NULL);
+    p2 = fill_env(env);
+    REQUIRE(p2 != NULL);
+    CHECK(p2 == p1);
+    CHECK_EQ_SIZE(tu_stats(env).backing_bytes, held);
+    CHECK_EQ_SIZE(sm_cache_trim(0), 0);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    /* trimming: down to keep bytes, the rest given back once */
+    t1 = sm_cache_trim(held - 1);
+    CHECK(t1 > 0);
+    CHECK(t1 <= held);
+    CHECK_EQ_SIZE(sm_cache_trim(held - 1), 0);
+    t2 = sm_cache_trim(0);
+    CHECK_EQ_SIZE(t1 + t2, held);
+    CHECK_EQ_SIZE(sm_cache_trim(0), 0);
+}
+
+/* Reset keeps the normal chunks; the chunks of big blocks go to the cache. */
+TEST(cache_reset_gives_single_chunks)
+{
+    sm_env *env;
+    sm_stats before, after;
+    (void)sm_cache_trim(0);
+    env = sm_env_create(NULL, NULL);
+    REQUIRE(env != NULL);
+    REQUIRE(sm_env_allocate(env, 16, NULL) != NULL);
+    REQUIRE(sm_env_allocate(env, 100000, NULL) != NULL);
+    REQUIRE(sm_env_allocate(env, 16, NULL) != NULL);
+    before = tu_stats(env);
+    CHECK_EQ_INT(sm_env_reset(env), SM_OK);
+    after = tu_stats(env);
+    CHECK(before.backing_bytes - after.backing_bytes >= 100000);
+    CHECK_EQ_SIZE(after.chunks, 1);
+    CHECK_EQ_SIZE(sm_cache_trim(0), before.backing_bytes - after.backing_bytes);
+    /* the same again: the big block's chunk comes from the cache, then goes back to it */
+    REQUIRE(sm_env_allocate(env, 100000, NULL) != NULL);
+    CHECK_EQ_SIZE(tu_stats(env).backing_bytes, before.backing_bytes);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK_EQ_SIZE(sm_cache_trim(0), before.backing_bytes);
+}
+
+/* A custom backing allocator gets every chunk back, and the cache is neither fed nor used. */
+TEST(cache_not_for_custom_backing)
+{
+    tc_alloc c;
+    sm_config cfg;
+    sm_env *env;
+    size_t held;
+    sm_stats s;
+    (void)sm_cache_trim(0);
+    /* something in the cache that a custom environment could take */
+    env = sm_env_create(NULL, NULL);
+    REQUIRE(env != NULL);
+    REQUIRE(fill_env(env) != NULL);
+    held = tu_stats(env).backing_bytes;
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    tc_init(&c);
+    cfg = tc_config(&c, 0);
+    env = sm_env_create(&cfg, NULL);
+    REQUIRE(env != NULL);
+    REQUIRE(fill_env(env) != NULL);
+    s = tu_stats(env);
+    CHECK_EQ_SIZE(s.backing_bytes, c.live_bytes);
+    CHECK_EQ_SIZE(c.calls, c.live_blocks);   /* every piece from the backing allocator */
+    CHECK_EQ_INT(sm_env_reset(env), SM_OK);
+    CHECK_EQ_SIZE(c.frees, 1);               /* the big block's chunk, at once */
+    CHECK_EQ_SIZE(tu_stats(env).backing_bytes, c.live_bytes);
+    REQUIRE(fill_env(env) != NULL);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK_EQ_SIZE(c.live_bytes, 0);
+    CHECK_EQ_SIZE(c.live_blocks, 0);
+    CHECK_EQ_SIZE(c.frees, c.calls);
+    CHECK_EQ_SIZE(c.bad_frees, 0);
+    /* the cache still holds exactly what the first environment left */
+    CHECK_EQ_SIZE(sm_cache_trim(0), held);
+}
+
+/* Handles stay exact when a new environment gets a destroyed one's memory. */
+TEST(cache_stale_handles)
+{
+    sm_env *a, *b;
+    sm_thread_handle ha, hb, h1, h2;
+    sm_status st;
+    void *pa, *pb;
+    int i;
+    (void)sm_cache_trim(0);
+    a = sm_env_create(NULL, NULL);
+    REQUIRE(a != NULL);
+    ha = sm_env_handle(a);
+    REQUIRE(sm_env_allocate(a, 64, NULL) != NULL);
+    REQUIRE(sm_set_thread_handle(ha) == SM_OK);
+    pa = sm_allocate(64, NULL);
+    REQUIRE(pa != NULL);
+    CHECK_EQ_INT(sm_env_destroy(a), SM_OK);
+    b = sm_env_create(NULL, NULL);   /* most likely in a's memory */
+    REQUIRE(b != NULL);
+    hb = sm_env_handle(b);
+    CHECK(hb != ha);
+    /* this thread is still attached to a */
+    st = SM_OK;
+    CHECK(sm_allocate(8, &st) == NULL);
+    CHECK_EQ_INT(st, SM_INVALID_HANDLE);
+    CHECK_EQ_INT(sm_free(pa), SM_INVALID_HANDLE);
+    st = SM_OK;
+    CHECK(sm_reallocate(pa, 64, 128, &st) == NULL);
+    CHECK_EQ_INT(st, SM_INVALID_HANDLE);
+    st = SM_OK;
+    CHECK(sm_get_thread_handle(&st) == NULL);
+    CHECK_EQ_INT(st, SM_INVALID_HANDLE);
+    CHECK_EQ_INT(sm_disable_allocate(), SM_INVALID_HANDLE);
+    CHECK_EQ_INT(sm_set_thread_handle(ha), SM_INVALID_HANDLE);
+    st = SM_OK;
+    CHECK(sm_allocate(8, &st) == NULL);
+    CHECK_EQ_INT(st, SM_INVALID_HANDLE);
+    /* b works, from this thread too, by value and attached */
+    pb = sm_env_allocate(b, 64, NULL);
+    REQUIRE(pb != NULL);
+    tu_fill(pb, 64, 1);
+    CHECK_EQ_SIZE(tu_stats(b).live_blocks, 1);
+    CHECK_EQ_INT(sm_set_thread_handle(hb), SM_OK);
+    CHECK(sm_allocate(8, NULL) != NULL);
+    CHECK_EQ_SIZE(tu_stats(b).live_blocks, 2);
+    CHECK_EQ_INT(sm_free(pb), SM_OK);
+    CHECK_EQ_INT(sm_env_free(b, pb), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_set_thread_handle(NULL), SM_OK);
+    CHECK_EQ_INT(sm_env_destroy(b), SM_OK);
+    /* many environments in the same memory, one after another: every old handle is stale */
+    h1 = NULL;
+    for (i = 0; i < 200; i++) {
+        REQUIRE(sm_enable_allocate() == SM_OK);
+        h2 = sm_get_thread_handle(NULL);
+        CHECK(h2 != NULL && h2 != h1);
+        CHECK(sm_allocate(100, NULL) != NULL);
+        CHECK_EQ_INT(sm_disable_allocate(), SM_OK);
+        if (h1)
+            CHECK_EQ_INT(sm_set_thread_handle(h1), SM_INVALID_HANDLE);
+        CHECK_EQ_INT(sm_set_thread_handle(h2), SM_INVALID_HANDLE);
+        h1 = h2;
+    }
+    CHECK(sm_get_thread_handle(NULL) == NULL);
+    (void)sm_cache_trim(0);
+}
+
+#ifndef SMALLOC_CACHE_SIZE   /* the default, 64 MiB (a build may choose another) */
+/* The cache keeps at most SMALLOC_CACHE_SIZE bytes; the rest goes back to free at once. */
+TEST(cache_bounded)
+{
+    const size_t big = (size_t)20 << 20, limit = (size_t)64 << 20;
+    sm_env *env;
+    size_t kept;
+    int i;
+    (void)sm_cache_trim(0);
+    env = sm_env_create(NULL, NULL);
+    REQUIRE(env != NULL);
+    for (i = 0; i < 5; i++)
+        REQUIRE(sm_env_allocate(env, big, NULL) != NULL);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    kept = sm_cache_trim(0);
+    CHECK(kept <= limit);
+    CHECK(kept >= 3 * big);   /* three of the five fit */
+}
+#endif
+
+#ifndef SMALLOC_NO_THREADS
+typedef struct churn_arg {
+    int id;
+    int bad;
+} churn_arg;
+
+static void env_churn(void *arg)
+{
+    churn_arg *a = (churn_arg *)arg;
+    int i, k;
+    for (i = 0; i < 300; i++) {
+        sm_env *env = sm_env_create(NULL, NULL);
+        void *p[8];
+        if (!env) {
+            a->bad++;
+            continue;
+        }
+        for (k = 0; k < 8; k++) {
+            size_t n = k == 7 ? 20000 + (size_t)i : 100 + (size_t)(k * 300);
+            p[k] = sm_env_allocate(env, n, NULL);
+            if (!p[k]) {
+                a->bad++;
+                break;
+            }
+            tu_fill(p[k], n, (unsigned)(a->id * 1000 + k));
+        }
+        for (k = 0; k < 8 && p[k]; k++) {
+            size_t n = k == 7 ? 20000 + (size_t)i : 100 + (size_t)(k * 300);
+            a->bad += !tu_check(p[k], n, (unsigned)(a->id * 1000 + k));
+        }
+        if (i % 3 == 0)
+            a->bad += sm_env_reset(env) != SM_OK;
+        a->bad += sm_env_destroy(env) != SM_OK;
+        if (i % 50 == 0)
+            (void)sm_cache_trim(i % 100 ? 0 : 100000);
+    }
+}
+
+/* Threads creating and destroying environments share the cache without clashes. */
+TEST(cache_threads)
+{
+    enum { T = 4 };
+    churn_arg a[T];
+    th_thread t[T];
+    int i;
+    (void)sm_cache_trim(0);
+    for (i = 0; i < T; i++) {
+        a[i].id = i;
+        a[i].bad = 0;
+        REQUIRE(th_thread_start(&t[i], env_churn, &a[i]));
+    }
+    for (i = 0; i < T; i++) {
+        th_thread_join(&t[i]);
+        CHECK_EQ_INT(a[i].bad, 0);
+    }
+    (void)sm_cache_trim(0);
+    CHECK_EQ_SIZE(sm_cache_trim(0), 0);
+}
+#endif
+
+void suite_cache(void)
+{
+    RUN(cache_reuses_memory);
+    RUN(cache_reset_gives_single_chunks);
+    RUN(cache_not_for_custom_backing);
+    RUN(cache_stale_handles);
+#ifndef SMALLOC_CACHE_SIZE
+    RUN(cache_bounded);
+#endif
+#ifndef SMALLOC_NO_THREADS
+    RUN(cache_threads);
+#endif
+}
