@@ -1641,7 +1641,8 @@ typedef struct sm__where {
    Lock held. */
 static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
 {
-    size_t at = sm__dir_find(env, p);
+    size_t at = sm__dir_find(env, p), g, j, topg;
+    uintptr_t top;
     sm__chunk *ch;
     if (at == SM__NONE)
         return 0;
@@ -1656,26 +1657,24 @@ static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
         w->size = (size_t)(ch->limit - ch->payload);
         w->live = !ch->single_freed;
         return 1;
-    } else {
-        /* the top first: a block seen below it has its start bit published (sm__bump) */
-        uintptr_t top = sm__chunk_top(ch);
-        size_t g, j, topg;
-        if (p < (uintptr_t)ch->payload || p >= top)
-            return 0;
-        g = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
-        topg = (size_t)(top - (uintptr_t)ch->payload) / SM__GRAIN;
-        j = sm__prev_bit(ch->starts, 0, g + 1);
-        if (j == SM__NONE || (!inside && (j != g || (p - (uintptr_t)ch->payload) % SM__GRAIN)))
-            return 0;
-        if (g > j && sm__prev_bit(ch->freed, j + 1, g + 1) != SM__NONE)
-            return 0;   /* alignment padding */
-        w->i = j;
-        w->end = sm__block_end(ch, j, topg);
-        w->start = ch->payload + j * SM__GRAIN;
-        w->size = (w->end - j) * SM__GRAIN;
-        w->live = !sm__bit(ch->freed, j);
-        return 1;
     }
+    /* the top first: a block seen below it has its start bit published (sm__bump) */
+    top = sm__chunk_top(ch);
+    if (p < (uintptr_t)ch->payload || p >= top)
+        return 0;
+    g = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
+    topg = (size_t)(top - (uintptr_t)ch->payload) / SM__GRAIN;
+    j = sm__prev_bit(ch->starts, 0, g + 1);
+    if (j == SM__NONE || (!inside && (j != g || (p - (uintptr_t)ch->payload) % SM__GRAIN)))
+        return 0;
+    if (g > j && sm__prev_bit(ch->freed, j + 1, g + 1) != SM__NONE)
+        return 0;   /* alignment padding */
+    w->i = j;
+    w->end = sm__block_end(ch, j, topg);
+    w->start = ch->payload + j * SM__GRAIN;
+    w->size = (w->end - j) * SM__GRAIN;
+    w->live = !sm__bit(ch->freed, j);
+    return 1;
 }
 
 /* Moves the cursor's top down to granule i (the start of the block just freed, or the top
