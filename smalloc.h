@@ -695,7 +695,8 @@ struct sm_env {
     int cached;                   /* uses malloc, and with it the process-wide chunk cache */
     sm_report_fn *report;
     void *report_user;
-    void **orphans;               /* SM_RECYCLE: blocks marked free by threads without a cursor */
+    void **orphans;               /* SM_RECYCLE: blocks marked free outside their thread's chunk, */
+    size_t norphans;              /* and a hint that there are some (atomic) */
 };
 
 /* What a thread has attached: the environment and the generation its slot had then. */
@@ -1567,29 +1568,17 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
     sm_status st = SM_OK;
     if ((env->flags & SM_RECYCLE) && n && n < 2 * sizeof(void *))
         n = 2 * sizeof(void *);   /* room for a list link once it is marked free */
-    int reuse = (env->flags & SM_RECYCLE) && alignment == SM__GRAIN && n;
+    int reuse = (env->flags & SM_RECYCLE) && alignment == SM__GRAIN && n, locked = 0;
     *cursor = c;
-    if (reuse && c && (p = sm__bin_pop(env, c->bins, n / SM__GRAIN)) != NULL) {
-        sm__chunk *ch = sm__bin_claim(env, p, n / SM__GRAIN);
-        if (env->flags & SM_TRACK) {
-            sm__site *r;
+    if (reuse) {
+        p = c ? sm__bin_pop(env, c->bins, n / SM__GRAIN) : NULL;
+        if (!p && SM__LOAD(&env->norphans)) {
+            /* blocks marked free outside their thread's chunk: the lists this thread has
+               emptied take the environment's whole lists, one lock per batch, not per block */
+            size_t b, left = 0;
             sm__lock(&env->lock);
-            r = sm__site_find(ch, (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN);
-            if (r)
-                sm__site_put(r, SM__LOAD(&r->at), size, file, line);
-            sm__unlock(&env->lock);
-        }
-    } else {
-        size_t ask = n > size ? n : size;
-        if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 0)))
-            p = sm__bump_aligned(c, ask, alignment);
-        if (!p && reuse) {
-            /* before a new chunk: what was marked free outside this thread's chunk. The
-               lists this thread has emptied take the environment's whole lists, so the lock
-               is taken once per batch, not per block. */
-            sm__lock(&env->lock);
+            locked = 1;
             if (c) {
-                size_t b;
                 for (b = 0; b < SM__BINS; b++)
                     if (!c->bins[b]) {
                         c->bins[b] = env->orphans[b];
@@ -1599,23 +1588,34 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
             } else {
                 p = sm__bin_pop(env, env->orphans, n / SM__GRAIN);
             }
-            if (p) {
-                sm__chunk *ch = sm__bin_claim(env, p, n / SM__GRAIN);
-                sm__site *r = (env->flags & SM_TRACK)
-                    ? sm__site_find(ch, (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN) : NULL;
+            for (b = 0; b < SM__BINS; b++)
+                left += env->orphans[b] != NULL;
+            SM__STORE(&env->norphans, left);
+        }
+        if (p) {
+            sm__chunk *ch = sm__bin_claim(env, p, n / SM__GRAIN);
+            if (env->flags & SM_TRACK) {
+                sm__site *r;
+                if (!locked)
+                    sm__lock(&env->lock);
+                locked = 1;
+                r = sm__site_find(ch, (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN);
                 if (r)
                     sm__site_put(r, SM__LOAD(&r->at), size, file, line);
             }
-            sm__unlock(&env->lock);
-            if (p)
-                goto done;
         }
+        if (locked)
+            sm__unlock(&env->lock);
+    }
+    if (!p) {
+        size_t ask = n > size ? n : size;
+        if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 0)))
+            p = sm__bump_aligned(c, ask, alignment);
         if (!p)
             p = sm__allocate_slow(env, ask, alignment, &st, file, line, cursor);
         if (p && (env->flags & SM_TRACK))
             sm__site_add(*cursor, p, size, file, line);
     }
-done:
     if (p)
         sm__show(p, size);
     if (status)
@@ -1732,8 +1732,12 @@ static void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, si
 {
     if (env->flags & SM_POISON)
         sm__poison(ch->payload + i * SM__GRAIN, (end - i) * SM__GRAIN);
-    if (env->flags & SM_RECYCLE)
-        sm__bin_push(env, c && c->bins ? c->bins : env->orphans, ch, i, end - i);
+    if ((env->flags & SM_RECYCLE) && c) {
+        sm__bin_push(env, c->bins, ch, i, end - i);
+    } else if (env->flags & SM_RECYCLE) {
+        sm__bin_push(env, env->orphans, ch, i, end - i);
+        SM__STORE(&env->norphans, env->norphans + 1);
+    }
 }
 
 /* p lies in the cursor's own chunk, below its top: only this thread moves that top.
@@ -2007,6 +2011,7 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
         sm__cursor_park(env->cursors[i]);
     if (env->orphans)
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
+    env->norphans = 0;
     sm__unlock(&env->lock);
     return SM_OK;
 }
