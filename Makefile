@@ -15,7 +15,9 @@
 #   make lint        cppcheck and clang-tidy on smalloc.h: mk/standards.mk
 #   make consumers   consumer projects for each way of using smalloc; make install/uninstall:
 #                    mk/packaging.mk
-#   make bench       the fast-path benchmark; make bench-callgrind: instructions per allocation
+#   make bench       smalloc beside glibc, mimalloc, jemalloc, APR, talloc, obstack and bump pointers:
+#                    a Markdown table and a chart (bench/results/); make bench-build builds it only:
+#                    mk/bench.mk
 #   make clean       remove build/
 #
 # Missing Debian packages (libstb-dev, pkg-config, g++, clang, the sanitizer runtime, valgrind)
@@ -306,25 +308,6 @@ $(BUILD)/i386/smalloc_test: $(TEST_DEPS) Makefile | deps-i386
 	$(I386_CC) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) $(OPT) -pthread -static $(TEST_SRCS) -o $@
 i386: $(BUILD)/i386/smalloc_test
 	$(QEMU_I386) ./$<
-
-# ---------------------------------------------------------------------------------------------
-# The fast-path benchmark (bench/fastpath.c): side by side in one process, and in callgrind.
-BENCH_BIN = $(BUILD)/bench/fastpath
-BENCH_MODES = bump env env-reset implicit malloc
-$(BENCH_BIN): bench/fastpath.c $(HEADER) Makefile | deps
-	@mkdir -p $(@D)
-	$(CC) $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) -O2 -D_POSIX_C_SOURCE=200809L $< -o $@ -pthread
-bench: $(BENCH_BIN)
-	@echo "$$(uname -m), $$($(CC) --version | head -n 1), -O2, commit $$(git rev-parse --short HEAD 2>/dev/null)"
-	./$(BENCH_BIN)
-# Two rounds of 1,000,000 allocations per mode, less the set-up that every mode shares.
-bench-callgrind: $(BENCH_BIN) | deps-valgrind
-	@ir() { $(VALGRIND) --tool=callgrind --callgrind-out-file=/dev/null ./$(BENCH_BIN) $$1 2>&1 \
-	        | awk '/Collected/ { print $$NF }'; }; \
-	 base=$$(ir setup); \
-	 for m in $(BENCH_MODES); do \
-	   echo "$$m: $$(( ($$(ir $$m) - base) / 2000000 )) instructions per allocation"; \
-	 done
 
 clean:
 	rm -rf $(BUILD)

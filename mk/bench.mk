@@ -1,0 +1,72 @@
+# mk/bench.mk - the benchmark suite (bench/bench.c): smalloc beside glibc malloc, mimalloc heaps,
+# jemalloc arenas, APR pools, talloc, GNU obstack and two bump pointers, on five workloads.
+#
+#   make bench            build and run it all (a few minutes): timings, peak RSS per adapter
+#                         from fresh processes, instructions per allocation from callgrind;
+#                         prints the Markdown table, writes $(BUILD)/bench/chart.svg (gnuplot) and
+#                         copies the table and the chart to bench/results/ for the README
+#   make bench-build      build $(BUILD)/bench/bench only (CI)
+#   make bench-quick      timings only, 3 repetitions, no child processes
+#   make bench-callgrind  the table with instruction counts but no peak RSS
+#
+# BENCH_OPT (default -O2) are the benchmark's optimisation flags; BENCH_REPS (default 5) the
+# repetitions; BENCH_ARGS more arguments (see the top of bench/bench.c, e.g. --only churn).
+# The table names the commit, with ", modified" when smalloc.h or the benchmark's sources differ
+# from it (or are not committed yet).
+# Missing Debian packages (libmimalloc-dev, libjemalloc-dev, libapr1-dev, libtalloc-dev,
+# gnuplot-nox, valgrind) are installed with apt-get when make runs as root.
+
+GNUPLOT   ?= gnuplot
+BENCH_OPT ?= -O2
+BENCH_REPS ?= 5
+BENCH_ARGS ?=
+BENCH_DIR  = $(BUILD)/bench
+BENCH_BIN  = $(BENCH_DIR)/bench
+BENCH_RESULTS = bench/results
+
+# The peers' headers are searched with -isystem: their warnings are not ours.
+BENCH_PKGS   = apr-1 talloc
+BENCH_PKG_I  = $(patsubst -I%,-isystem %,$(shell $(PKG_CONFIG) --cflags-only-I $(BENCH_PKGS) 2>/dev/null))
+BENCH_PKG_D  = $(shell $(PKG_CONFIG) --cflags-only-other $(BENCH_PKGS) 2>/dev/null)
+BENCH_LIBS   = $(shell $(PKG_CONFIG) --libs $(BENCH_PKGS) 2>/dev/null) -ldl
+# gcc folds identical functions into one symbol (the SM_RECYCLE adapter's loops are smalloc's
+# plain ones): callgrind would then count them under the other adapter's name.
+BENCH_NOICF := $(shell $(CC) -fno-ipa-icf -E -x c /dev/null >/dev/null 2>&1 && echo -fno-ipa-icf)
+
+.PHONY: bench-build bench-quick deps-bench deps-bench-run
+
+deps-bench: deps
+	@$(call ensure,test -f /usr/include/mimalloc.h,libmimalloc-dev)
+	@$(call ensure,test -f /usr/include/jemalloc/jemalloc.h,libjemalloc-dev)
+	@$(call ensure,$(PKG_CONFIG) --exists apr-1,libapr1-dev)
+	@$(call ensure,$(PKG_CONFIG) --exists talloc,libtalloc-dev)
+
+deps-bench-run: deps-bench deps-valgrind
+	@$(call ensure,command -v $(GNUPLOT),gnuplot-nox)
+
+BENCH_SRCS = bench/bench.c bench/workloads.h bench/chart.gp mk/bench.mk
+
+$(BENCH_BIN): bench/bench.c bench/workloads.h $(HEADER) mk/bench.mk | deps-bench
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(BENCH_PKG_I) $(BENCH_PKG_D) $(CSTD) $(WARN) $(WERROR) $(BENCH_OPT) $(BENCH_NOICF) \
+	  -DBENCH_FLAGS='"$(BENCH_OPT)"' $< -o $@ -pthread $(BENCH_LIBS)
+
+bench-build: $(BENCH_BIN)
+
+bench: $(BENCH_BIN) | deps-bench-run
+	@mkdir -p $(BENCH_RESULTS)
+	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
+	 [ -n "$$(git status --porcelain -- $(HEADER) $(BENCH_SRCS) 2>/dev/null)" ] && commit="$$commit, modified"; \
+	 echo "./$(BENCH_BIN) --reps $(BENCH_REPS) --data $(BENCH_DIR)/chart.dat --commit '$$commit' $(BENCH_ARGS)"; \
+	 ./$(BENCH_BIN) --reps $(BENCH_REPS) --data $(BENCH_DIR)/chart.dat --commit "$$commit" \
+	   $(BENCH_ARGS) > $(BENCH_DIR)/results.md
+	$(GNUPLOT) -e "datafile='$(BENCH_DIR)/chart.dat'; outfile='$(BENCH_DIR)/chart.svg'" bench/chart.gp
+	cp $(BENCH_DIR)/results.md $(BENCH_RESULTS)/results.md
+	cp $(BENCH_DIR)/chart.svg $(BENCH_RESULTS)/chart.svg
+	@cat $(BENCH_DIR)/results.md
+
+bench-quick: $(BENCH_BIN)
+	./$(BENCH_BIN) --reps 3 --no-rss --no-ir $(BENCH_ARGS)
+
+bench-callgrind: $(BENCH_BIN) | deps-valgrind
+	./$(BENCH_BIN) --reps 1 --no-rss $(BENCH_ARGS)
