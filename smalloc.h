@@ -1568,9 +1568,10 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
     sm_status st = SM_OK;
     if ((env->flags & SM_RECYCLE) && n && n < 2 * sizeof(void *))
         n = 2 * sizeof(void *);   /* room for a list link once it is marked free */
-    int reuse = (env->flags & SM_RECYCLE) && alignment == SM__GRAIN && n, locked = 0;
+    int reuse = (env->flags & SM_RECYCLE) && alignment == SM__GRAIN && n;
     *cursor = c;
     if (reuse) {
+        int locked = 0;
         p = c ? sm__bin_pop(env, c->bins, n / SM__GRAIN) : NULL;
         if (!p && SM__LOAD(&env->norphans)) {
             /* blocks marked free outside their thread's chunk: the lists this thread has
@@ -1848,6 +1849,13 @@ static void sm__free_backing(void *context, void *ptr, size_t size)
     free(ptr);
 }
 
+/* Whether a configuration is acceptable: checked before anything is allocated. */
+static int sm__config_ok(const sm_config *c)
+{
+    return !c || (!c->alloc == !c->free && !(c->flags & ~(unsigned)(SM_TRACK | SM_POISON | SM_RECYCLE)) &&
+                  (!c->report || (c->flags & SM_TRACK)));
+}
+
 static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 {
     sm_config cfg;
@@ -1860,8 +1868,7 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     } else {
         memset(&cfg, 0, sizeof cfg);
     }
-    if (!cfg.alloc != !cfg.free || (cfg.flags & ~(unsigned)(SM_TRACK | SM_POISON | SM_RECYCLE)) ||
-        (cfg.report && !(cfg.flags & SM_TRACK)))
+    if (!sm__config_ok(&cfg))
         return NULL;
     cached = !cfg.alloc && SMALLOC_CACHE_SIZE > 0;
     if (!cfg.alloc) {
@@ -2435,11 +2442,14 @@ static sm_status sm__current(void)
 
 SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
 {
-    sm__thread *rec = sm__self();
+    sm__thread *rec;
     sm__frame frame;
     sm__attach at;
     sm_status st;
     void *grown;
+    if (!sm__config_ok(config))
+        return SM_INVALID_ARG;   /* before the thread's record is made: a refusal changes nothing */
+    rec = sm__self();
     if (!rec || !sm__reserve(rec->frames, sizeof *rec->frames, 1, &grown))
         return SM_OUT_OF_MEMORY;
     rec->frames = (sm__frame *)grown;
