@@ -1,0 +1,105 @@
+/* fuzz.h - the input format of smalloc's API fuzzer (api_fuzz.c), shared with the corpus
+   generator (gen_seeds.c) and the replay driver (replay.c).
+
+   An input is a sequence of operations: one opcode byte (taken modulo FZ_NOPS), then exactly
+   the number of argument bytes FZ_OPS lists for it (missing bytes at the end of the input read
+   as 0). A fixed shape per operation keeps a mutation local: changing one byte changes one
+   argument or one operation, not the parse of everything after it.
+
+   Conventions of the argument bytes (api_fuzz.c has the details):
+     env      an explicit environment: 0xFF tests NULL, 0xFE a NULL out-parameter where there
+              is one, anything else picks one of the live ones (modulo their number); with
+              0x80 set, ALLOC_BURST and FREE_BURST work on the current environment instead.
+     cfg      bits 0-2 SM_TRACK/SM_POISON/SM_RECYCLE, bit 3 a report function, bits 4-6 the
+              chunk size, bit 7 config NULL (sm_enable_allocate / sm_env_create(NULL, ...)).
+     backing  modulo 8: 0-4 the counting allocator, 5 malloc (alloc and free NULL), 6 only
+              alloc set, 7 only free set (both invalid); bit 7 set passes status NULL.
+     size     class (modulo 8: tiny, byte, medium, page, quarter chunk, large, overflowing,
+              granules) and detail.
+     kind     which pointer to pass: NULL, a live block, a marked-free block, an interior
+              pointer, the end of a block, a static, heap or stack address, a pointer of a
+              destroyed or reset environment, a client block (modulo FZ_KINDS).
+
+   New operations go at the end of FZ_OPS. An opcode byte below FZ_NOPS keeps its meaning when
+   operations are added, a larger one does not (it is taken modulo FZ_NOPS): inputs kept in
+   tests/fuzz/regressions are written with opcodes below FZ_NOPS.
+
+   Build with the rest of the fuzzer: see api_fuzz.c. */
+#ifndef FZ_FUZZ_H
+#define FZ_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* name, argument bytes */
+#define FZ_OPS(X) \
+    X(CREATE, 2)        /* cfg, backing */ \
+    X(DESTROY, 1)       /* env */ \
+    X(RESET, 1)         /* env */ \
+    X(ENABLE, 2)        /* cfg, backing */ \
+    X(DISABLE, 0) \
+    X(ALLOC, 4)         /* env, size class, size detail, variant */ \
+    X(ALLOC_CUR, 3)     /* size class, size detail, variant */ \
+    X(FREE, 4)          /* env, kind, pick, offset */ \
+    X(FREE_CUR, 3)      /* kind, pick, offset */ \
+    X(GET_HANDLE, 1)    /* variant */ \
+    X(SET_HANDLE, 2)    /* kind, pick */ \
+    X(STATS, 1)         /* env */ \
+    X(ENV_HANDLE, 1)    /* env */ \
+    X(CLIENT_SWAP, 1)   /* alloc, free and mode bits */ \
+    X(CLIENT_ALLOC, 2)  /* size class, size detail */ \
+    X(CLIENT_FREE, 3)   /* kind, pick, offset */ \
+    X(DESCRIBE, 4)      /* env, kind, pick, offset */ \
+    X(REALLOC, 6)       /* env, kind, pick, old-size mode, size class, size detail */ \
+    X(REALLOC_CUR, 5)   /* kind, pick, old-size mode, size class, size detail */ \
+    X(REPORT, 2)        /* env, variant */ \
+    X(FAIL, 2)          /* backing allocator, bookkeeping allocator */ \
+    X(VERIFY, 0) \
+    X(TRIM, 1)          /* keep */ \
+    X(ALLOC_BURST, 3)   /* env, count, size */ \
+    X(FREE_BURST, 2)    /* env, count and order */ \
+    X(THREAD, 3)        /* cfg, backing, fail/allocations/disable bits */
+
+enum fz_op {
+#define FZ_ENUM_(name, nargs) FZ_##name,
+    FZ_OPS(FZ_ENUM_)
+#undef FZ_ENUM_
+    FZ_NOPS
+};
+
+/* Pointer kinds (argument "kind", modulo FZ_KINDS). */
+enum fz_kind {
+    FZ_K_NULL,          /* NULL */
+    FZ_K_LIVE,          /* a live block of the target environment */
+    FZ_K_LIVE_ANY,      /* a live block of any environment */
+    FZ_K_FREED,         /* a marked-free block of the target environment */
+    FZ_K_FREED_ANY,     /* a marked-free block of any environment */
+    FZ_K_INTERIOR,      /* inside a live block of the target environment */
+    FZ_K_INTERIOR_FREED,/* inside a marked-free block */
+    FZ_K_END,           /* one past the usable end of a live block */
+    FZ_K_BEFORE,        /* one granule before a live block */
+    FZ_K_STATIC,        /* a static array of the fuzzer */
+    FZ_K_HEAP,          /* a malloc'd buffer of the fuzzer */
+    FZ_K_STACK,         /* a local variable of the fuzzer */
+    FZ_K_DEAD,          /* a block of a destroyed or reset environment */
+    FZ_K_CLIENT,        /* a block of the client allocator pair */
+    FZ_K_BEYOND,        /* a few granules past a live block (maybe the unused top of a chunk) */
+    FZ_KINDS
+};
+
+/* Handle kinds of SET_HANDLE (modulo FZ_HKINDS). */
+enum fz_hkind {
+    FZ_H_NULL,          /* detach */
+    FZ_H_LIVE,          /* a live environment's handle (explicit or enabled) */
+    FZ_H_STALE,         /* the handle of an environment destroyed in this input */
+    FZ_H_OLD,           /* a handle of an earlier input (all destroyed) */
+    FZ_H_FLIP,          /* a live handle with one bit flipped */
+    FZ_H_SMALL,         /* a small integer */
+    FZ_H_ADDRESS,       /* the address of something */
+    FZ_HKINDS
+};
+
+/* libFuzzer's entry point, defined in api_fuzz.c. */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#endif /* FZ_FUZZ_H */
