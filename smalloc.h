@@ -578,40 +578,30 @@ static void sm__unlock(sm__mutex *m)        { pthread_mutex_unlock(m); }
 #endif
 #define SM__POISON_BYTE 0xDD
 
-static void sm__hide(const void *p, size_t n)
+/* hide: inaccessible; show: accessible, contents undefined; reveal: accessible, contents kept
+   as defined (what smalloc itself wrote there). */
+enum { SM__HIDE, SM__SHOW, SM__REVEAL };
+static void sm__mark(const void *p, size_t n, int how)
 {
-    (void)p; (void)n;
+    (void)p; (void)n; (void)how;
 #ifdef SM__ASAN
-    ASAN_POISON_MEMORY_REGION(p, n);
+    if (how == SM__HIDE)
+        ASAN_POISON_MEMORY_REGION(p, n);
+    else
+        ASAN_UNPOISON_MEMORY_REGION(p, n);
 #endif
 #ifdef SMALLOC_VALGRIND
-    (void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
+    if (how == SM__HIDE)
+        (void)VALGRIND_MAKE_MEM_NOACCESS(p, n);
+    else if (how == SM__SHOW)
+        (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
+    else
+        (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
 #endif
 }
-
-/* Accessible again, contents undefined. */
-static void sm__show(const void *p, size_t n)
-{
-    (void)p; (void)n;
-#ifdef SM__ASAN
-    ASAN_UNPOISON_MEMORY_REGION(p, n);
-#endif
-#ifdef SMALLOC_VALGRIND
-    (void)VALGRIND_MAKE_MEM_UNDEFINED(p, n);
-#endif
-}
-
-/* Accessible again, contents kept as defined (what smalloc itself wrote there). */
-static void sm__reveal(const void *p, size_t n)
-{
-    (void)p; (void)n;
-#ifdef SM__ASAN
-    ASAN_UNPOISON_MEMORY_REGION(p, n);
-#endif
-#ifdef SMALLOC_VALGRIND
-    (void)VALGRIND_MAKE_MEM_DEFINED(p, n);
-#endif
-}
+static void sm__hide(const void *p, size_t n)   { sm__mark(p, n, SM__HIDE); }
+static void sm__show(const void *p, size_t n)   { sm__mark(p, n, SM__SHOW); }
+static void sm__reveal(const void *p, size_t n) { sm__mark(p, n, SM__REVEAL); }
 
 static void sm__poison(void *p, size_t n)
 {

@@ -5,10 +5,11 @@
    there are, with sizes from 0 to larger than a chunk and sizes that overflow; mark-free, describe
    and reallocate live, marked-free, interior, foreign and stale pointers; get and set the thread
    handle, live, stale and made up; swap and use the client allocator pair; stats and leak
-   reports; backing- and bookkeeping-allocator failures injected at chosen calls. Each result is
-   compared with a small model of what must be true (which blocks are live and where, which status
-   each call must return, what the figures and reports must say), and any difference aborts with
-   the operation, what was expected and what came back, so libFuzzer records the input.
+   reports; new threads that enable, then disable or exit; backing- and bookkeeping-allocator
+   failures injected at chosen calls. Each result is compared with a small model of what must be
+   true (which blocks are live and where, which status each call must return, what the figures
+   and reports must say), and any difference aborts with the operation, what was expected and
+   what came back, so libFuzzer records the input.
 
    What the model checks, besides every status:
      - blocks are aligned, distinct and do not overlap any live block of any environment;
@@ -23,7 +24,8 @@
        or an impossible size; the backing allocator sees the site of the allocation;
      - SM_TRACK reports (sm_env_report and the report function at destroy) per site exactly;
      - SM_POISON: marked-free memory is poisoned for AddressSanitizer (in ASan builds);
-     - after destroy or disable, every byte went back to the backing allocator;
+     - after destroy, disable or the exit of a thread that still owned environments, every
+       byte went back to the backing allocator and the report function saw what was live;
      - at the end of every input nothing is left: no environment, no current environment, the
        default client pair, an empty chunk cache.
    Which of SM_TRACK, SM_POISON, SM_RECYCLE and a report function sm_env_create accepts is

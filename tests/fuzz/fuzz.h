@@ -16,6 +16,8 @@
               alloc set, 7 only free set (both invalid); bit 7 set passes status NULL.
      size     class (modulo 8: tiny, byte, medium, page, quarter chunk, large, overflowing,
               granules) and detail.
+     THREAD   its third byte: bits 0-3 refuse that bookkeeping call of the new thread (0: none),
+              bits 4-5 blocks it allocates, bit 6 it disables (else it exits owning the env).
      kind     which pointer to pass: NULL, a live block, a marked-free block, an interior
               pointer, the end of a block, a static, heap or stack address, a pointer of a
               destroyed or reset environment, a client block (modulo FZ_KINDS).
