@@ -1600,8 +1600,13 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
     }
     if (!p) {
         size_t ask = n > size ? n : size;
-        if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 0)))
-            p = sm__bump_aligned(c, ask, alignment);
+        if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 0))) {
+            uintptr_t top = SM__LOAD(&c->top);
+            if (alignment == SM__GRAIN)
+                p = SM__FITS(c, top, ask) ? sm__bump(c, top, ask) : NULL;
+            else
+                p = sm__bump_aligned(c, ask, alignment);
+        }
         if (!p)
             p = sm__allocate_slow(env, ask, alignment, &st, file, line, cursor);
         if (p && (env->flags & SM_TRACK))
@@ -2044,15 +2049,16 @@ static void *sm__allocate_in(sm_env *env, sm__cursor *c, size_t size, size_t ali
 static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
                               const char *file, int line)
 {
-    sm__cursor *c;
+    sm__cursor *c, *known;
     void *p;
     if (SM__UNLIKELY(!env || !alignment || (alignment & (alignment - 1)))) {
         if (status)
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    p = sm__allocate_in(env, sm__cached_cursor(env), size, alignment, status, file, line, &c);
-    if (c) {
+    known = sm__cached_cursor(env);
+    p = sm__allocate_in(env, known, size, alignment, status, file, line, &c);
+    if (c && c != known) {
         size_t k = SM__XSLOT(env->handle);
         sm__t.xid[k] = env->handle;
         sm__t.xc[k] = c;
