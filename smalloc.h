@@ -2277,57 +2277,54 @@ static int sm__site_order(const void *a, const void *b)
     return c ? c : (x->line > y->line) - (x->line < y->line);
 }
 
+/* Visits the records of the live blocks of a tracked environment: stores up to cap of them in
+   out, or with fn calls it once per block. Returns how many there are. */
+static size_t sm__live_sites(const sm_env *env, sm__site *out, size_t cap, sm_report_fn *fn, void *user)
+{
+    ptrdiff_t i;
+    size_t k, n = 0;
+    for (i = 0; i < stbds_arrlen(env->chunks); i++) {
+        const sm__chunk *ch = env->chunks[i];
+        size_t m = ch->starts ? SM__LOAD_ACQ(&ch->nsites) : 1;
+        for (k = 0; k < m; k++) {
+            sm__site v = sm__site_get(ch->starts ? &ch->sites[k] : &ch->site);
+            if (ch->starts ? !sm__bit(ch->starts, v.at) || sm__bit(ch->freed, v.at) : ch->single_freed)
+                continue;
+            if (fn)
+                fn(user, v.file, v.line, 1, v.size);
+            else if (n < cap)
+                out[n] = v;
+            n++;
+        }
+    }
+    return n;
+}
+
 /* Calls fn once per site with the blocks and bytes (as requested) still live, in order of
    file and line. The records are gathered under the lock and reported outside it, so fn may
    call smalloc. At destroy, if they cannot be gathered for want of memory, each live block is
-   reported alone. */
+   reported alone (nobody else is inside then). */
 static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_destroy)
 {
     sm_env *e = (sm_env *)(uintptr_t)env;
     sm__site *live = NULL;
-    ptrdiff_t i;
-    size_t k, n = 0;
-    int pass;
+    void *grown;
+    size_t k, n;
     sm__lock(&e->lock);
-    for (pass = 0; pass < 2; pass++) {
-        void *grown;
-        if (pass == 1 && (!n || !sm__reserve(live, sizeof *live, n, &grown)))
-            break;
-        if (pass == 1)
-            live = (sm__site *)grown;
-        for (i = 0; i < stbds_arrlen(e->chunks); i++) {
-            const sm__chunk *ch = e->chunks[i];
-            size_t m = ch->starts ? SM__LOAD_ACQ(&ch->nsites) : 1;
-            for (k = 0; k < m; k++) {
-                sm__site v = sm__site_get(ch->starts ? &ch->sites[k] : &ch->site);
-                int is_live = ch->starts ? sm__bit(ch->starts, v.at) && !sm__bit(ch->freed, v.at)
-                                         : !ch->single_freed;
-                if (!is_live)
-                    continue;
-                if (pass == 0)
-                    n++;
-                else if (stbds_arrlenu(live) < n)
-                    SM__ARRPUT(live, v);
-            }
-        }
+    n = sm__live_sites(e, NULL, 0, NULL, NULL);
+    if (n && sm__reserve(NULL, sizeof *live, n, &grown)) {
+        /* stb_ds's length stays 0: the array is used up to the capacity reserved */
+        live = (sm__site *)grown;
+        k = sm__live_sites(e, live, n, NULL, NULL);
+        n = k < n ? k : n;
     }
     sm__unlock(&e->lock);
     if (n && !live) {
         if (!at_destroy)
             return 0;
-        /* no memory to group them: one call per block (destroy: nobody else is inside) */
-        for (i = 0; i < stbds_arrlen(e->chunks); i++) {
-            const sm__chunk *ch = e->chunks[i];
-            size_t m = ch->starts ? ch->nsites : 1;
-            for (k = 0; k < m; k++) {
-                const sm__site *v = ch->starts ? &ch->sites[k] : &ch->site;
-                if (ch->starts ? sm__bit(ch->starts, v->at) && !sm__bit(ch->freed, v->at) : !ch->single_freed)
-                    fn(user, v->file, v->line, 1, v->size);
-            }
-        }
+        (void)sm__live_sites(e, NULL, 0, fn, user);
         return 1;
     }
-    n = stbds_arrlenu(live);
     if (n)
         qsort(live, n, sizeof *live, sm__site_order);
     for (k = 0; k < n;) {
