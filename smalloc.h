@@ -2027,6 +2027,17 @@ static sm__cursor *sm__cached_cursor(const sm_env *env)
     return sm__t.xid[k] == env->handle ? sm__t.xc[k] : NULL;
 }
 
+/* Puts the calling thread's cursor c in env (NULL: none yet) in its cache. */
+static void sm__remember(const sm_env *env, sm__cursor *c)
+{
+    size_t k = SM__XSLOT(env->handle);
+    if (!c)
+        return;
+    sm__t.xid[k] = env->handle;
+    sm__t.xc[k] = c;
+    sm__t.xcur[k] = env->flags ? &sm__blocked : c;
+}
+
 /* Every allocation the inline fast paths did not serve, with c the calling thread's cursor in
    env if known; *cursor receives it. */
 static void *sm__allocate_in(sm_env *env, sm__cursor *c, size_t size, size_t alignment, sm_status *status,
@@ -2058,12 +2069,8 @@ static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_sta
     }
     known = sm__cached_cursor(env);
     p = sm__allocate_in(env, known, size, alignment, status, file, line, &c);
-    if (c && c != known) {
-        size_t k = SM__XSLOT(env->handle);
-        sm__t.xid[k] = env->handle;
-        sm__t.xc[k] = c;
-        sm__t.xcur[k] = env->flags ? &sm__blocked : c;
-    }
+    if (c != known)
+        sm__remember(env, c);
     return p;
 }
 
@@ -2177,12 +2184,7 @@ SMALLOC_DEF void *sm_env_reallocate(sm_env *env, void *node, size_t old_size, si
         return NULL;
     }
     p = sm__reallocate_in(env, sm__cached_cursor(env), node, old_size, new_size, status, &c);
-    if (c) {
-        size_t k = SM__XSLOT(env->handle);
-        sm__t.xid[k] = env->handle;
-        sm__t.xc[k] = c;
-        sm__t.xcur[k] = env->flags ? &sm__blocked : c;
-    }
+    sm__remember(env, c);
     return p;
 }
 
