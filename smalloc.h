@@ -456,9 +456,13 @@ struct sm__align_probe { char c; union { long double ld; long long ll; double d;
 #if defined(__GNUC__) || defined(__clang__)
 #define SM__LIKELY(x)   __builtin_expect(!!(x), 1)
 #define SM__UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SM__NOINLINE    __attribute__((noinline))
+#define SM__INLINE      __inline__ __attribute__((always_inline))
 #else
 #define SM__LIKELY(x)   (x)
 #define SM__UNLIKELY(x) (x)
+#define SM__NOINLINE
+#define SM__INLINE
 #endif
 
 static unsigned sm__ctz(size_t x)
@@ -495,6 +499,9 @@ static unsigned sm__msb(size_t x)
 static size_t sm__fetch_or(size_t *p, size_t v)  { size_t o = *p; *p = o | v; return o; }
 static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; return o; }
 #define SM__EXCHANGE(p, v)  sm__exchange_fn((p), (v))
+#define SM__FETCH_ADD(p, v) (*(p) += (v))
+#define SM__CAS(p, expected, desired) (*(p) == (expected) ? (*(p) = (desired), 1) : 0)
+#define sm__relax()         ((void)0)
 #elif defined(__GNUC__) || defined(__clang__)
 #define SM__LOAD(p)         __atomic_load_n((p), __ATOMIC_RELAXED)
 #define SM__LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
@@ -505,6 +512,19 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 #define sm__fetch_or(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
 #define sm__fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
 #define SM__EXCHANGE(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
+#define SM__FETCH_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+/* desired is stored only if *p still holds expected: a page-map node installed by one thread */
+#define SM__CAS(p, expected, desired) \
+    sm__cas_ptr((void **)(void *)(p), (void *)(expected), (void *)(desired))
+static int sm__cas_ptr(void **p, void *expected, void *desired)
+{
+    return __atomic_compare_exchange_n(p, &expected, desired, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+}
+#if defined(__x86_64__) || defined(__i386__)
+#define sm__relax() __builtin_ia32_pause()
+#else
+#define sm__relax() ((void)0)
+#endif
 #else
 #error "smalloc: atomics need GCC or Clang builtins; define SMALLOC_NO_THREADS for other compilers"
 #endif
@@ -518,6 +538,16 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 #else
 #define SM__TLS __thread
 #endif
+/* The initial-exec model keeps the thread-local state one instruction away in a shared library
+   too (the general-dynamic default calls __tls_get_addr on every access). Such a library takes
+   its few hundred bytes from the static TLS reserve that glibc keeps for dlopen; define
+   SMALLOC_TLS_DYNAMIC to use the default model instead. */
+#if !defined(SMALLOC_NO_THREADS) && !defined(SMALLOC_TLS_DYNAMIC) && defined(__ELF__) && \
+    (defined(__GNUC__) || defined(__clang__))
+#define SM__TLS_MODEL __attribute__((tls_model("initial-exec")))
+#else
+#define SM__TLS_MODEL
+#endif
 
 #if defined(SMALLOC_NO_THREADS)
 typedef int sm__mutex;
@@ -528,6 +558,7 @@ static void sm__mutex_destroy(sm__mutex *m) { (void)m; }
 static void sm__lock(sm__mutex *m)          { (void)m; }
 static void sm__unlock(sm__mutex *m)        { (void)m; }
 /* NOLINTEND(readability-non-const-parameter) */
+static void sm__yield(void)                 { }
 #elif defined(_WIN32)
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
@@ -544,6 +575,7 @@ static int  sm__mutex_init(sm__mutex *m)    { InitializeSRWLock(m); return 1; }
 static void sm__mutex_destroy(sm__mutex *m) { (void)m; }
 static void sm__lock(sm__mutex *m)          { AcquireSRWLockExclusive(m); }
 static void sm__unlock(sm__mutex *m)        { ReleaseSRWLockExclusive(m); }
+static void sm__yield(void)                 { (void)SwitchToThread(); }
 #elif defined(SMALLOC_C11_THREADS)
 #include <threads.h>
 typedef mtx_t sm__mutex;
@@ -551,14 +583,17 @@ static int  sm__mutex_init(sm__mutex *m)    { return mtx_init(m, mtx_plain) == t
 static void sm__mutex_destroy(sm__mutex *m) { mtx_destroy(m); }
 static void sm__lock(sm__mutex *m)          { (void)mtx_lock(m); }
 static void sm__unlock(sm__mutex *m)        { (void)mtx_unlock(m); }
+static void sm__yield(void)                 { thrd_yield(); }
 #else
 #include <pthread.h>
+#include <sched.h>
 typedef pthread_mutex_t sm__mutex;
 #define SM__MUTEX_INIT PTHREAD_MUTEX_INITIALIZER
 static int  sm__mutex_init(sm__mutex *m)    { return pthread_mutex_init(m, NULL) == 0; }
 static void sm__mutex_destroy(sm__mutex *m) { pthread_mutex_destroy(m); }
 static void sm__lock(sm__mutex *m)          { pthread_mutex_lock(m); }
 static void sm__unlock(sm__mutex *m)        { pthread_mutex_unlock(m); }
+static void sm__yield(void)                 { (void)sched_yield(); }
 #endif
 
 /* Memory nobody may touch: released blocks (SM_POISON) and the chunk cache. AddressSanitizer
@@ -629,15 +664,18 @@ typedef struct sm__site {
 } sm__site;
 
 typedef struct sm__chunk {
-    size_t size;                  /* bytes obtained, as passed back to the backing free */
+    sm_env *env;                  /* the environment it belongs to (checked by mark-free) */
+    unsigned char *base;          /* what the backing allocator returned, */
+    size_t size;                  /* and its size, as passed back to the backing free */
     unsigned char *payload;       /* first granule (the block, for a single chunk) */
     unsigned char *limit;         /* end of the payload */
     uintptr_t used;               /* end of the last block once no cursor bumps here */
     struct sm__cursor *cursor;    /* the cursor bumping here, or NULL */
     size_t *starts, *freed;       /* nwords words each; NULL for a single chunk */
     size_t nwords;
+    size_t at;                    /* index in env->chunks or env->spares */
+    size_t inflight;              /* mark-frees by other threads in progress here (atomic) */
     int single_freed;
-    int foreign;                  /* another thread has marked a block free here (atomic) */
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
     size_t nsites;                /* nsites of them in use; the bumping thread appends */
     sm__site site;                /* SM_TRACK, single chunk: its block */
@@ -668,6 +706,8 @@ typedef struct sm__slot {
 struct sm__thread;
 
 struct sm_env {
+    const void *solo_fast;        /* the thread that owns `solo`, if the fast path may use it */
+    sm__cursor solo;              /* the cursor of the first thread that allocates here */
     uintptr_t handle;             /* (generation << SM__IDX_BITS) | (slot index + 1): unique */
     sm__slot *slot;
     struct sm__thread *owner;     /* the thread that enabled it, NULL for sm_env_create */
@@ -687,6 +727,7 @@ struct sm_env {
     void *report_user;
     void **orphans;               /* SM_RECYCLE: blocks marked free outside their thread's chunk, */
     size_t norphans;              /* and a hint that there are some (atomic) */
+    sm_env *next_spare;           /* in a thread's cache of released environments */
 };
 
 /* What a thread has attached: the environment and the generation its slot had then. */
@@ -729,9 +770,13 @@ typedef struct sm__tls {
     sm_client_alloc_fn *client_alloc;
     sm_client_free_fn *client_free;
     sm__jmp *oom;                 /* where a failed stb_ds growth returns to */
+    sm_env *spare_envs;           /* released environments kept for the next create */
+    size_t nspare_envs;
 } sm__tls;
 
-static SM__TLS sm__tls sm__t;
+static SM__TLS sm__tls sm__t SM__TLS_MODEL;
+/* The calling thread's identity, as cursors record it. */
+#define SM__ME ((const void *)&sm__t)
 static sm__cursor sm__blocked;    /* no chunk, no room: never written */
 
 /* The handle table, under sm__global. */
@@ -938,22 +983,37 @@ static int sm__slot_acquire(sm_env *env)
         SM__STORE_REL(&s->gen, (uintptr_t)1);   /* never 0: small integers are never handles */
     }
     gen = SM__LOAD(&s->gen);
-    s->env = env;
+    SM__STORE_REL(&s->env, env);
     env->slot = s;
     env->handle = gen << SM__IDX_BITS | (uintptr_t)(i + 1);
     return 1;
 }
 
-/* Makes every handle of env stale. A slot whose generation would no longer fit a handle is
-   retired for good. */
-/* Global lock held. */
-static void sm__slot_release(sm_env *env)
+/* Makes every handle of env stale, without a lock: the slot is env's alone until
+   sm__slot_release. Returns 0 when the slot has no generation left for another handle. */
+static int sm__slot_stale(sm_env *env)
 {
     sm__slot *s = env->slot;
     uintptr_t gen = SM__LOAD(&s->gen) + 1;
     SM__STORE_REL(&s->gen, gen);
-    s->env = NULL;
-    if (gen <= SM__GEN_MAX) {
+    SM__STORE_REL(&s->env, (sm_env *)NULL);
+    return gen <= SM__GEN_MAX;
+}
+
+/* Gives env a new handle in the slot it keeps (sm__slot_stale made the old ones stale). */
+static void sm__slot_renew(sm_env *env)
+{
+    sm__slot *s = env->slot;
+    SM__STORE_REL(&s->env, env);
+    env->handle = SM__LOAD(&s->gen) << SM__IDX_BITS | (env->handle & SM__IDX_MASK);
+}
+
+/* Returns a slot made stale to the free list; one whose generation would no longer fit a
+   handle is retired for good. Global lock held. */
+static void sm__slot_release(sm_env *env)
+{
+    sm__slot *s = env->slot;
+    if (SM__LOAD(&s->gen) <= SM__GEN_MAX) {
         s->next_free = sm__free_slot;
         sm__free_slot = (size_t)(env->handle & SM__IDX_MASK);
     }
@@ -968,7 +1028,112 @@ static sm__slot *sm__slot_lookup(sm_thread_handle h)
     if (!i || i > sm__slot_count)
         return NULL;
     s = sm__slot_at(i - 1);
-    return s->env && SM__LOAD(&s->gen) == gen ? s : NULL;
+    return SM__LOAD_ACQ(&s->gen) == gen && SM__LOAD_ACQ(&s->env) ? s : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The page map: from any address to the chunk that holds it, without a lock                */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Every chunk enters each 4 KiB page its memory touches. Backing memory may have any
+   alignment, so a page may hold the end of one chunk and the start of the next: `low` is the
+   chunk that covers the page's first byte, `high` one that starts inside it. Chunks are at
+   least a page long (SM__MIN_CHUNK), so no page has more than these two. The map is a radix
+   tree over the address (three levels on 64-bit targets, for addresses below 2^48; two on
+   32-bit ones) whose nodes are made on demand with smalloc's bookkeeping allocator, installed
+   with a compare-and-swap and kept for the life of the process: a lookup takes no lock and
+   reads no memory that was released, whatever address it is given. */
+#define SM__PAGE_SHIFT 12
+#define SM__PAGE       ((uintptr_t)1 << SM__PAGE_SHIFT)
+#define SM__MAP_BITS   12
+#define SM__MAP_FAN    ((size_t)1 << SM__MAP_BITS)
+typedef struct sm__page { sm__chunk *low, *high; } sm__page;
+#if UINTPTR_MAX > 0xFFFFFFFFu
+#define SM__MAP_TOP_SHIFT (SM__PAGE_SHIFT + 2 * SM__MAP_BITS)
+#define SM__MAP_TOP       ((size_t)1 << (48 - SM__MAP_TOP_SHIFT))
+#else
+#define SM__MAP_TOP_SHIFT (SM__PAGE_SHIFT + SM__MAP_BITS)
+#define SM__MAP_TOP       ((size_t)1 << (32 - SM__MAP_TOP_SHIFT))
+#endif
+static void *sm__map[SM__MAP_TOP];   /* 64-bit: middle nodes of SM__MAP_FAN leaves; else leaves */
+
+/* The node at *slot, made (zeroed, size bytes) if make and there is none yet. */
+static void *sm__map_node(void **slot, size_t size, int make)
+{
+    void *n = SM__LOAD_ACQ(slot);
+    if (n || !make)
+        return n;
+    n = SMALLOC_REALLOC(NULL, size);
+    if (!n)
+        return NULL;
+    memset(n, 0, size);
+    if (!SM__CAS(slot, NULL, n)) {
+        SMALLOC_FREE(n);   /* another thread installed one first */
+        n = SM__LOAD_ACQ(slot);
+    }
+    return n;
+}
+
+/* The entry of the page that holds address a; NULL if there is none (and make is 0, or
+   memory for a node ran out, or a lies above what the map covers). */
+static sm__page *sm__page_at(uintptr_t a, int make)
+{
+    size_t top = (size_t)(a >> SM__MAP_TOP_SHIFT);
+    void **leaves;
+    sm__page *leaf;
+    if (top >= SM__MAP_TOP)
+        return NULL;
+#if UINTPTR_MAX > 0xFFFFFFFFu
+    leaves = (void **)sm__map_node(&sm__map[top], SM__MAP_FAN * sizeof(void *), make);
+    if (!leaves)
+        return NULL;
+    leaves += (a >> (SM__PAGE_SHIFT + SM__MAP_BITS)) & (SM__MAP_FAN - 1);
+#else
+    leaves = &sm__map[top];
+#endif
+    leaf = (sm__page *)sm__map_node(leaves, SM__MAP_FAN * sizeof(sm__page), make);
+    return leaf ? leaf + ((a >> SM__PAGE_SHIFT) & (SM__MAP_FAN - 1)) : NULL;
+}
+
+/* Takes ch out of the pages of its memory below address upto. */
+static void sm__map_leave(const sm__chunk *ch, uintptr_t upto)
+{
+    uintptr_t b = (uintptr_t)ch->base, a;
+    for (a = b & ~(SM__PAGE - 1); a < upto; a += SM__PAGE) {
+        sm__page *pg = sm__page_at(a, 0);
+        SM__STORE_REL(a >= b ? &pg->low : &pg->high, (sm__chunk *)NULL);
+    }
+}
+
+/* Enters ch in the pages of its memory; 0 (and nothing entered) when a node cannot be made. */
+static int sm__map_enter(sm__chunk *ch)
+{
+    uintptr_t b = (uintptr_t)ch->base, end = b + ch->size, a;
+    for (a = b & ~(SM__PAGE - 1); a < end; a += SM__PAGE) {
+        sm__page *pg = sm__page_at(a, 1);
+        if (!pg) {
+            sm__map_leave(ch, a);
+            return 0;
+        }
+        SM__STORE_REL(a >= b ? &pg->low : &pg->high, ch);
+    }
+    return 1;
+}
+
+/* The chunk whose payload holds address a, or NULL. */
+static sm__chunk *sm__chunk_of(uintptr_t a)
+{
+    const sm__page *pg = sm__page_at(a, 0);
+    sm__chunk *ch;
+    if (!pg)
+        return NULL;
+    ch = SM__LOAD_ACQ(&pg->low);
+    if (ch && a >= (uintptr_t)ch->payload && a < (uintptr_t)ch->limit)
+        return ch;
+    ch = SM__LOAD_ACQ(&pg->high);
+    if (ch && a >= (uintptr_t)ch->payload && a < (uintptr_t)ch->limit)
+        return ch;
+    return NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1050,9 +1215,12 @@ static int sm__cache_put(void *p, size_t size, int held)
     return kept;
 }
 
+static void sm__spare_envs_free(void);
+
 SMALLOC_DEF size_t sm_cache_trim(size_t keep)
 {
     size_t released = 0;
+    sm__spare_envs_free();   /* the calling thread's released environments first */
     sm__global_lock();
     while (sm__cache_bytes > keep) {
         /* the largest first: fewest calls for the most memory */
@@ -1075,7 +1243,7 @@ SMALLOC_DEF size_t sm_cache_trim(size_t keep)
 /* ---------------------------------------------------------------------------------------- */
 
 #define SM__HEADER (((sizeof(sm__chunk) + SM__GRAIN - 1) / SM__GRAIN) * SM__GRAIN)
-#define SM__MIN_CHUNK ((size_t)256)
+#define SM__MIN_CHUNK ((size_t)SM__PAGE)   /* the page map needs every chunk a page long */
 
 /* size..max bytes for env (the cache may have a larger block than asked; *got says), counted
    in its figures. */
@@ -1102,25 +1270,49 @@ static void sm__release(sm_env *env, void *p, size_t size, int held)
         env->free(env->context, p, size);
 }
 
+/* The first granule boundary at or above p: backing memory may be aligned to less. */
+static unsigned char *sm__grain_up(unsigned char *p)
+{
+    return p + ((SM__GRAIN - (uintptr_t)p % SM__GRAIN) % SM__GRAIN);
+}
+
+/* Makes the header of a chunk of memory base..base+size whose payload starts `offset` bytes
+   after the header and is `span` bytes long, and enters it in the page map; NULL (the memory
+   given back) when the map has no room. */
+static sm__chunk *sm__chunk_make(sm_env *env, unsigned char *base, size_t size, size_t offset, size_t span)
+{
+    sm__chunk *ch = (sm__chunk *)(void *)sm__grain_up(base);
+    memset(ch, 0, sizeof *ch);
+    ch->env = env;
+    ch->base = base;
+    ch->size = size;
+    ch->payload = (unsigned char *)ch + offset;
+    ch->limit = ch->payload + span;
+    ch->used = (uintptr_t)ch->payload;
+    if (!sm__map_enter(ch)) {
+        sm__release(env, base, size, 0);
+        return NULL;
+    }
+    return ch;
+}
+
 /* A normal chunk of about `size` bytes, bitmaps cleared. */
 static sm__chunk *sm__chunk_normal(sm_env *env, size_t size, const char *file, int line)
 {
     size_t room, q = 4 * SM__GRAIN + 1, granules, words, offset;
     unsigned char *base = (unsigned char *)sm__obtain(env, size, 2 * size, &size, file, line);
-    sm__chunk *ch = (sm__chunk *)(void *)base;
-    if (!ch)
+    sm__chunk *ch;
+    if (!base)
         return NULL;
     /* each granule costs SM__GRAIN bytes and two bits: a quarter byte */
-    room = size - SM__HEADER - SM__GRAIN - 2 * sizeof(size_t);
+    room = size - SM__HEADER - 2 * SM__GRAIN - 2 * sizeof(size_t);
     granules = room / q * 4 + room % q * 4 / q;
     words = (granules + SM__WBITS - 1) / SM__WBITS;
     offset = (SM__HEADER + 2 * words * sizeof(size_t) + SM__GRAIN - 1) / SM__GRAIN * SM__GRAIN;
-    memset(ch, 0, sizeof *ch);
-    ch->size = size;
-    ch->payload = base + offset;
-    ch->limit = ch->payload + granules * SM__GRAIN;
-    ch->used = (uintptr_t)ch->payload;
-    ch->starts = (size_t *)(void *)(base + SM__HEADER);
+    ch = sm__chunk_make(env, base, size, offset, granules * SM__GRAIN);
+    if (!ch)
+        return NULL;
+    ch->starts = (size_t *)(void *)((unsigned char *)ch + SM__HEADER);
     ch->freed = ch->starts + words;
     ch->nwords = words;
     memset(ch->starts, 0, 2 * words * sizeof(size_t));
@@ -1136,55 +1328,37 @@ static void sm__chunk_dispose(sm_env *env, sm__chunk *ch, int held)
     if ((env->flags & SM_POISON) && ch->limit > ch->payload)
         sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
     sm__show(ch->payload, (size_t)(ch->limit - ch->payload));   /* the backing allocator's again */
-    sm__release(env, ch, ch->size, held);
+    sm__map_leave(ch, (uintptr_t)ch->base + ch->size);
+    sm__release(env, ch->base, ch->size, held);
 }
 
-/* Index of the first chunk whose address is above p. */
-static size_t sm__dir_upper(const sm_env *env, uintptr_t p)
-{
-    size_t lo = 0, hi = (size_t)stbds_arrlen(env->chunks);
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if ((uintptr_t)env->chunks[mid] <= p)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
-/* The index of the chunk whose memory contains p, or SM__NONE. Environment lock held. */
-static size_t sm__dir_find(const sm_env *env, uintptr_t p)
-{
-    size_t i = sm__dir_upper(env, p);
-    sm__chunk *ch;
-    if (i == 0)
-        return SM__NONE;
-    ch = env->chunks[i - 1];
-    return p < (uintptr_t)ch + ch->size ? i - 1 : SM__NONE;
-}
-
-/* Room for one more chunk in the directory must have been reserved. */
+/* A chunk in env->chunks (room reserved) or out of it, in O(1): the array is unordered. */
 static void sm__dir_insert(sm_env *env, sm__chunk *ch)
 {
-    size_t i = sm__dir_upper(env, (uintptr_t)ch), n = stbds_arrlenu(env->chunks);
+    ch->at = stbds_arrlenu(env->chunks);
     SM__ARRPUT(env->chunks, ch);
-    memmove(&env->chunks[i + 1], &env->chunks[i], (n - i) * sizeof *env->chunks);
-    env->chunks[i] = ch;
 }
 
-static void sm__dir_remove(sm_env *env, size_t at)
+static void sm__dir_remove(sm_env *env, sm__chunk *ch)
 {
-    memmove(&env->chunks[at], &env->chunks[at + 1],
-            (stbds_arrlenu(env->chunks) - at - 1) * sizeof *env->chunks);
-    stbds_header(env->chunks)->length--;
+    sm__chunk *last = stbds_arrpop(env->chunks);
+    if (last != ch) {
+        env->chunks[ch->at] = last;
+        last->at = ch->at;
+    }
 }
 
 /* Where the blocks of a normal chunk end now: its cursor's top, or where bumping stopped. */
 static uintptr_t sm__chunk_top(const sm__chunk *ch)
 {
-    const sm__cursor *c = ch->cursor;
-    return c ? SM__LOAD_ACQ(&c->top) : ch->used;
+    const sm__cursor *c = SM__LOAD_ACQ(&ch->cursor);
+    if (c) {
+        /* the cursor may have moved on to another chunk since: then `used` holds the top */
+        uintptr_t top = SM__LOAD_ACQ(&c->top);
+        if (SM__LOAD_ACQ(&c->chunk) == ch)
+            return top;
+    }
+    return SM__LOAD_ACQ(&ch->used);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1279,7 +1453,7 @@ static sm__cursor *sm__cursor_find(const sm_env *env)
 {
     ptrdiff_t i;
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        if (env->cursors[i]->thread == (const void *)&sm__t)
+        if (env->cursors[i]->thread == SM__ME)
             return env->cursors[i];
     return NULL;
 }
@@ -1289,7 +1463,7 @@ static void sm__cursor_park(sm__cursor *c)
     SM__STORE(&c->top, (uintptr_t)0);
     c->end = c->base = 0;
     c->starts = NULL;
-    c->chunk = NULL;
+    SM__STORE(&c->chunk, (sm__chunk *)NULL);
     c->last_single = NULL;
     if (c->bins)
         memset(c->bins, 0, SM__BINS * sizeof *c->bins);
@@ -1297,16 +1471,17 @@ static void sm__cursor_park(sm__cursor *c)
 
 static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
 {
+    /* in this order for sm__chunk_top, which other threads call */
     if (c->chunk) {
-        c->chunk->used = SM__LOAD(&c->top);
-        c->chunk->cursor = NULL;
+        SM__STORE_REL(&c->chunk->used, SM__LOAD(&c->top));
+        SM__STORE_REL(&c->chunk->cursor, (sm__cursor *)NULL);
     }
-    ch->cursor = c;
-    c->chunk = ch;
+    SM__STORE_REL(&ch->cursor, c);
+    SM__STORE_REL(&c->chunk, ch);
     c->base = (uintptr_t)ch->payload;
     c->end = (uintptr_t)ch->limit;
     c->starts = ch->starts;
-    SM__STORE(&c->top, (uintptr_t)ch->used);
+    SM__STORE_REL(&c->top, (uintptr_t)ch->used);
 }
 
 /* The common case, inlined into the allocation functions: whether a block of size bytes at
@@ -1440,19 +1615,22 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     env->chunks = (sm__chunk **)grown;
     if (need > c->next_size / 4) {
         /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
-        size_t total, most;
-        unsigned char *base;
-        if (!sm__add(need, SM__HEADER, &total) || !sm__add(total, total / 4, &most))
+        size_t total, most, offset;
+        unsigned char *base, *header;
+        if (!sm__add(need, SM__HEADER + SM__GRAIN, &total) || !sm__add(total, total / 4, &most))
             return NULL;
+        if (total < SM__MIN_CHUNK)
+            most = total = SM__MIN_CHUNK;
         base = (unsigned char *)sm__obtain(env, total, most, &total, file, line);
         if (!base)
             return NULL;
-        ch = (sm__chunk *)(void *)base;
-        memset(ch, 0, sizeof *ch);
-        block = (void *)(((uintptr_t)base + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1));
-        ch->size = total;
-        ch->payload = (unsigned char *)block;
-        ch->limit = ch->payload + sm__round(size);
+        header = sm__grain_up(base);
+        offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
+                          (uintptr_t)header);
+        ch = sm__chunk_make(env, base, total, offset, sm__round(size));
+        if (!ch)
+            return NULL;
+        block = ch->payload;
         ch->used = (uintptr_t)ch->limit;
         if (env->flags & SM_POISON)
             sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));   /* shown for size */
@@ -1487,25 +1665,48 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     return block;
 }
 
-/* A new cursor for the calling thread (room in env->cursors reserved), or NULL. Lock held. */
+/* A new cursor for the calling thread (room in env->cursors reserved), or NULL. The first
+   thread takes the environment's own cursor, `solo`; with no flags, the allocation fast path
+   then finds it without a lookup. Lock held. */
 static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
 {
-    size_t size = sizeof(sm__cursor) + ((env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0);
-    size_t got;
-    sm__cursor *c = (sm__cursor *)sm__obtain(env, size, size, &got, file, line);
-    if (!c)
-        return NULL;
-    memset(c, 0, size);
-    c->thread = (const void *)&sm__t;
+    size_t bins = (env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0;
+    size_t size = sizeof(sm__cursor) + bins, got;
+    sm__cursor *c;
+    if (!env->solo.thread) {
+        /* zeroed by sm__env_init or parked; other threads read its `thread` meanwhile */
+        c = &env->solo;
+        bins = 0;   /* the solo cursor's bins follow the environment's own (sm__env_init) */
+        c->last_chunk = NULL;
+        c->last_top = 0;
+    } else {
+        c = (sm__cursor *)sm__obtain(env, size, size, &got, file, line);
+        if (!c)
+            return NULL;
+        memset(c, 0, sizeof *c);
+    }
+    SM__STORE(&c->thread, SM__ME);
     c->next_size = env->chunk_size;
-    if (env->flags & SM_RECYCLE)
+    if (bins) {
         c->bins = (void **)(void *)(c + 1);
+        memset(c->bins, 0, bins);
+    } else if (env->flags & SM_RECYCLE) {
+        c->bins = env->orphans + SM__BINS;
+        memset(c->bins, 0, SM__BINS * sizeof *c->bins);
+    }
+    if (c == &env->solo && !env->flags)
+        SM__STORE(&env->solo_fast, SM__ME);
     SM__ARRPUT(env->cursors, c);
     return c;
 }
 
 static void sm__cursor_delete(sm_env *env, sm__cursor *c, int held)
 {
+    if (c == &env->solo) {
+        SM__STORE(&env->solo_fast, (const void *)NULL);
+        SM__STORE(&c->thread, (const void *)NULL);
+        return;
+    }
     sm__release(env, c, sizeof(sm__cursor) + (c->bins ? SM__BINS * sizeof(void *) : 0), held);
 }
 
@@ -1626,7 +1827,6 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
 /* A block as found by sm__locate. */
 typedef struct sm__where {
     sm__chunk *ch;
-    size_t at;                    /* index in the chunk directory */
     size_t i, end;                /* first and end granule (normal chunk) */
     unsigned char *start;
     size_t size;                  /* usable bytes */
@@ -1637,14 +1837,12 @@ typedef struct sm__where {
    Lock held. */
 static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
 {
-    size_t at = sm__dir_find(env, p), g, j, topg;
+    size_t g, j, topg;
     uintptr_t top;
-    sm__chunk *ch;
-    if (at == SM__NONE)
+    sm__chunk *ch = sm__chunk_of(p);
+    if (!ch || SM__LOAD(&ch->env) != env)
         return 0;
-    ch = env->chunks[at];
     w->ch = ch;
-    w->at = at;
     if (!ch->starts) {
         if (p < (uintptr_t)ch->payload || p >= (uintptr_t)ch->limit || (!inside && p != (uintptr_t)ch->payload))
             return 0;
@@ -1673,39 +1871,44 @@ static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
     return 1;
 }
 
+/* Waits until no other thread is inside a mark-free of a block of ch (see sm__free_other). */
+static void sm__quiesce(const sm__chunk *ch)
+{
+    unsigned spins = 0;
+    while (SM__LOAD_SC(&ch->inflight)) {
+        if (++spins < 64)
+            sm__relax();
+        else
+            sm__yield();
+    }
+}
+
 /* Moves the cursor's top down to granule i (the start of the block just freed, or the top
    itself), then over the alignment padding right below it and, except with SM_RECYCLE (whose
-   marked-free blocks are on lists), further over marked-free blocks.
-   Other threads mark blocks free here only under the environment's lock, after announcing it
-   in chunk->foreign and then reading the start bit. Rollback clears the start bits first and
-   reads the flag after (both sequentially consistent), so either that thread sees the block
-   gone, or this one sees the flag and clears the freed bits under the lock: a double free
-   racing with the rollback is refused and leaves no stale bit behind. */
-static void sm__rollback(sm_env *env, sm__cursor *c, size_t i, int locked)
+   marked-free blocks are on lists), further over marked-free blocks. The start bits go first;
+   then it waits for mark-frees of other threads in progress in the chunk (the protocol is at
+   sm__free_other), and only then clears the freed bits and moves the top. */
+static void sm__rollback(sm_env *env, sm__cursor *c, size_t i)
 {
     size_t *freed = c->chunk->freed, hi = i, cap = (size_t)(c->end - c->base) / SM__GRAIN;
     uintptr_t old = SM__LOAD(&c->top);
-    int foreign;
     /* i is the top itself when nothing was freed there: a full chunk has no granule i */
     if (i < cap)
         sm__clear_start(c->starts, i);
     else
         hi = cap - 1;
     for (;;) {
+        /* the block before i starts at j; a freed bit above j is the padding an aligned block
+           needed (a freed bit without a start bit), one at j says that block is marked free */
         size_t j = sm__prev_bit(c->starts, 0, i);
-        if (sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i) != SM__NONE) {
-            /* the padding an aligned block needed: a freed bit without a start bit */
-            i = sm__prev_bit(freed, j == SM__NONE ? 0 : j + 1, i);
-            continue;
-        }
-        if (j == SM__NONE || !sm__bit(freed, j) || (env->flags & SM_RECYCLE))
+        size_t f = sm__prev_bit(freed, j == SM__NONE ? 0 : j, i);
+        if (f == SM__NONE || (f == j && (env->flags & SM_RECYCLE)))
             break;
-        sm__clear_start(c->starts, j);
-        i = j;
+        if (f == j)
+            sm__clear_start(c->starts, j);
+        i = f;
     }
-    foreign = !locked && SM__LOAD_SC(&c->chunk->foreign);
-    if (foreign)
-        sm__lock(&env->lock);
+    sm__quiesce(c->chunk);
     sm__clear_range(freed, i, hi);
     if (c->chunk->sites) {
         size_t n = c->chunk->nsites;
@@ -1713,9 +1916,7 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i, int locked)
             n--;
         SM__STORE(&c->chunk->nsites, n);
     }
-    SM__STORE(&c->top, c->base + i * SM__GRAIN);
-    if (foreign)
-        sm__unlock(&env->lock);
+    SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
     if (env->flags & SM_POISON)
         sm__poison((void *)(c->base + i * SM__GRAIN), (size_t)(old - (c->base + i * SM__GRAIN)));
 }
@@ -1740,26 +1941,25 @@ static void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, si
    locked: the caller holds the environment's lock. */
 static sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p, int locked)
 {
-    size_t off = (size_t)(p - c->base), i, end, bit, next;
+    size_t off = (size_t)(p - c->base), i, end, bit;
     size_t *freed = c->chunk->freed;
     if (off % SM__GRAIN)
         return SM_INVALID_ARG;
     i = off / SM__GRAIN;
     end = (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN;
-    if (!sm__bit(c->starts, i) || sm__bit(freed, i))
+    if (!sm__bit(c->starts, i))
         return SM_INVALID_ARG;
     /* claim the block as any thread would; only the last one is then rolled back */
     bit = (size_t)1 << (i % SM__WBITS);
     if (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit)
         return SM_INVALID_ARG;
-    next = sm__next_bit(c->starts, i + 1, end);
-    if (next >= end) {
+    if (sm__next_bit(c->starts, i + 1, end) >= end) {
         /* with SM_RECYCLE under the lock: a thread marking free the block before this one
            reads where it ends from the start bits and the top (sm__free_slow) */
         int lock = !locked && (env->flags & SM_RECYCLE);
         if (lock)
             sm__lock(&env->lock);
-        sm__rollback(env, c, i, locked || lock);
+        sm__rollback(env, c, i);
         if (lock)
             sm__unlock(&env->lock);
     } else if (env->flags) {
@@ -1773,19 +1973,34 @@ static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
     return c && c->chunk && p >= c->base && p < SM__LOAD(&c->top);
 }
 
-/* Gives a single chunk back now (SM_RECYCLE, or its thread's last allocation). Lock held. */
-static void sm__single_drop(sm_env *env, size_t at)
+/* Marks the block at p of a normal chunk free if it is one and live: the announce-and-check
+   half of the protocol described at sm__free_other. */
+static int sm__claim(sm__chunk *ch, uintptr_t p)
 {
-    sm__chunk *ch = env->chunks[at];
+    size_t off = (size_t)(p - (uintptr_t)ch->payload), i = off / SM__GRAIN, bit;
+    int ok = 0;
+    if (off % SM__GRAIN)
+        return 0;
+    bit = (size_t)1 << (i % SM__WBITS);
+    (void)SM__FETCH_ADD(&ch->inflight, (size_t)1);
+    if (p < sm__chunk_top(ch) && (SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit))
+        ok = !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit);
+    (void)SM__FETCH_ADD(&ch->inflight, (size_t)-1);
+    return ok;
+}
+
+/* Gives a single chunk back now (SM_RECYCLE, or its thread's last allocation). Lock held. */
+static void sm__single_drop(sm_env *env, sm__chunk *ch)
+{
     ptrdiff_t k;
     for (k = 0; k < stbds_arrlen(env->cursors); k++)
         if (env->cursors[k]->last_single == ch)
             env->cursors[k]->last_single = NULL;
-    sm__dir_remove(env, at);
+    sm__dir_remove(env, ch);
     sm__chunk_dispose(env, ch, 0);
 }
 
-/* Any other block: find its chunk under the lock. */
+/* Blocks of single chunks, and any block of an environment with flags: under the lock. */
 static sm_status sm__free_slow(sm_env *env, uintptr_t p)
 {
     sm_status st = SM_INVALID_ARG;
@@ -1800,32 +2015,47 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
             if (c && c->last_single == w.ch && c->last_chunk == c->chunk &&
                 c->last_top == SM__LOAD(&c->top)) {
                 /* this thread's last allocation: its chunk goes back now */
-                sm__single_drop(env, w.at);
+                sm__single_drop(env, w.ch);
                 if (c->chunk)
-                    sm__rollback(env, c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN, 1);
+                    sm__rollback(env, c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN);
             } else if (env->flags & SM_RECYCLE) {
-                sm__single_drop(env, w.at);
+                sm__single_drop(env, w.ch);
             } else {
                 w.ch->single_freed = 1;
                 if (env->flags & SM_POISON)
                     sm__poison(w.start, w.size);
             }
             st = SM_OK;
-        } else {
-            size_t bit = (size_t)1 << (w.i % SM__WBITS);
-            /* announce, then look again: the other half of the protocol in sm__rollback */
-            if (!SM__LOAD(&w.ch->foreign))
-                SM__STORE_SC(&w.ch->foreign, 1);
-            if (((SM__LOAD_SC(&w.ch->starts[w.i / SM__WBITS]) >> (w.i % SM__WBITS)) & 1u) &&
-                !(sm__fetch_or(&w.ch->freed[w.i / SM__WBITS], bit) & bit)) {
-                st = SM_OK;
-                if (env->flags)
-                    sm__released(env, NULL, w.ch, w.i, w.end);
-            }
+        } else if (sm__claim(w.ch, p)) {
+            /* the end again: blocks above may have been rolled back since sm__locate */
+            size_t top = (size_t)(sm__chunk_top(w.ch) - (uintptr_t)w.ch->payload) / SM__GRAIN;
+            st = SM_OK;
+            sm__released(env, NULL, w.ch, w.i, sm__block_end(w.ch, w.i, top));
         }
     }
     sm__unlock(&env->lock);
     return st;
+}
+
+/* A block outside the calling thread's current chunk, or one whose cursor that thread has not
+   looked up. No lock for environments without flags. The thread announces itself in the
+   chunk's `inflight` count, then checks the block against the chunk's top and start bits, then
+   sets its freed bit; a rollback clears start bits first and then waits for the count to drop
+   to zero before it clears freed bits (sm__rollback). Both sides are sequentially consistent,
+   so either this thread sees the block gone, or the rollback sees this thread and waits: a
+   double free racing with a rollback is refused and leaves no stale bit behind. */
+static SM__NOINLINE sm_status sm__free_other(sm_env *env, uintptr_t p)
+{
+    sm__chunk *ch = sm__chunk_of(p);
+    sm__cursor *c;
+    if (!ch || SM__LOAD(&ch->env) != env)
+        return SM_INVALID_ARG;
+    if (env->flags || !ch->starts)
+        return sm__free_slow(env, p);
+    c = SM__LOAD_ACQ(&ch->cursor);
+    if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
+        return sm__in_cursor(c, p) ? sm__free_local(env, c, p, 0) : SM_INVALID_ARG;
+    return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1851,10 +2081,44 @@ static int sm__config_ok(const sm_config *c)
                   (!c->report || (c->flags & SM_TRACK)));
 }
 
+/* The bytes of an environment: SM_RECYCLE adds its lists and those of its solo cursor. */
+static size_t sm__env_bytes(unsigned flags)
+{
+    return sizeof(sm_env) + ((flags & SM_RECYCLE) ? 2 * SM__BINS * sizeof(void *) : 0);
+}
+
+/* Sets env up for a checked configuration whose alloc and free are filled in. */
+static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int cached)
+{
+    env->owner = NULL;
+    env->alloc = cfg->alloc;
+    env->free = cfg->free;
+    env->context = cfg->context;
+    env->chunk_size = chunk;
+    env->max_size = chunk > SIZE_MAX / 256 ? chunk : chunk * 256;
+    if (env->max_size > ((size_t)64 << 20))
+        env->max_size = chunk > ((size_t)64 << 20) ? chunk : ((size_t)64 << 20);
+    env->backing_peak = env->backing_bytes;
+    env->flags = cfg->flags;
+    env->cached = cached;
+    env->report = cfg->report;
+    env->report_user = cfg->report_user;
+    env->orphans = NULL;
+    if (cfg->flags & SM_RECYCLE) {
+        env->orphans = (void **)(void *)(env + 1);
+        memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
+    }
+    env->norphans = 0;
+    env->solo_fast = NULL;
+    memset(&env->solo, 0, sizeof env->solo);
+}
+
+static sm__thread *sm__self(void);
+
 static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 {
     sm_config cfg;
-    sm_env *env = NULL;
+    sm_env *env;
     size_t chunk, self;
     int slotted, cached;
     *status = SM_INVALID_ARG;
@@ -1873,8 +2137,28 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     chunk = cfg.chunk_size ? cfg.chunk_size : (size_t)SMALLOC_DEFAULT_CHUNK_SIZE;
     if (chunk < SM__MIN_CHUNK)
         chunk = SM__MIN_CHUNK;
-    self = sizeof *env + ((cfg.flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0);
+    self = sm__env_bytes(cfg.flags);
+    *status = SM_OK;
+    /* the steady state of a server: an environment this thread released, with its chunks and
+       its handle slot, and no lock */
+    env = sm__t.spare_envs;
+    if (cached && env && env->self_size == self) {
+        ptrdiff_t i;
+        sm__t.spare_envs = env->next_spare;
+        sm__t.nspare_envs--;
+        sm__env_init(env, &cfg, chunk, 1);
+        for (i = 0; i < stbds_arrlen(env->spares); i++) {
+            sm__chunk *ch = env->spares[i];
+            if (cfg.flags & SM_POISON)
+                sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
+            else
+                sm__show(ch->payload, (size_t)(ch->limit - ch->payload));
+        }
+        sm__slot_renew(env);
+        return env;
+    }
     *status = SM_OUT_OF_MEMORY;
+    env = NULL;
     /* with the cache, the global lock is taken once, for the memory and the handle */
     if (cached) {
         sm__global_lock();
@@ -1888,20 +2172,8 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         return NULL;
     }
     memset(env, 0, self);
-    env->alloc = cfg.alloc;
-    env->free = cfg.free;
-    env->context = cfg.context;
-    env->chunk_size = chunk;
-    env->max_size = chunk > SIZE_MAX / 256 ? chunk : chunk * 256;
-    if (env->max_size > ((size_t)64 << 20))
-        env->max_size = chunk > ((size_t)64 << 20) ? chunk : ((size_t)64 << 20);
-    env->backing_bytes = env->backing_peak = env->self_size = self;
-    env->flags = cfg.flags;
-    env->cached = cached;
-    env->report = cfg.report;
-    env->report_user = cfg.report_user;
-    if (cfg.flags & SM_RECYCLE)
-        env->orphans = (void **)(void *)(env + 1);
+    env->backing_bytes = env->self_size = self;
+    sm__env_init(env, &cfg, chunk, cached);
     slotted = sm__mutex_init(&env->lock);
     if (slotted && !cached)
         sm__global_lock();
@@ -1923,16 +2195,93 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 
 static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_destroy);
 
-/* Everything the environment holds goes back; handles to it become stale first. */
-static void sm__env_delete(sm_env *env)
+/* Releases every block: normal chunks become spares, their bitmaps cleared over the part that
+   was used; single chunks go back; cursors are parked. Nobody else is inside a call on env. */
+static void sm__env_clear(sm_env *env)
+{
+    ptrdiff_t i, normal = 0;
+    void *grown;
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        if (env->cursors[i]->chunk)
+            env->cursors[i]->chunk->used = SM__LOAD(&env->cursors[i]->top);
+    for (i = 0; i < stbds_arrlen(env->chunks); i++)
+        normal += env->chunks[i]->starts != NULL;
+    /* Keep the normal chunks, so that an environment reused per request stops calling the
+       backing allocator. This cannot fail: if the spares cannot grow, what does not fit goes
+       back to the backing allocator. */
+    if (sm__reserve(env->spares, sizeof *env->spares, (size_t)normal, &grown))
+        env->spares = (sm__chunk **)grown;
+    for (i = 0; i < stbds_arrlen(env->chunks); i++) {
+        sm__chunk *ch = env->chunks[i];
+        if (ch->starts && stbds_arrlenu(env->spares) < stbds_arrcap(env->spares)) {
+            size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
+            if (words > ch->nwords)
+                words = ch->nwords;
+            memset(ch->starts, 0, words * sizeof(size_t));
+            memset(ch->freed, 0, words * sizeof(size_t));
+            if (env->flags & SM_POISON)
+                sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
+            ch->used = (uintptr_t)ch->payload;
+            ch->cursor = NULL;
+            ch->nsites = 0;
+            SM__ARRPUT(env->spares, ch);
+        } else {
+            sm__chunk_dispose(env, ch, 0);
+        }
+    }
+    if (env->chunks)
+        stbds_header(env->chunks)->length = 0;
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        sm__cursor_park(env->cursors[i]);
+    if (env->orphans)
+        memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
+    env->norphans = 0;
+}
+
+/* What a thread keeps of the environments it destroys, for the next ones it creates. */
+#define SM__SPARE_ENVS  4
+#define SM__SPARE_BYTES ((size_t)256 << 10)   /* of chunks, per environment kept */
+
+/* Keeps env, its handles made stale and its blocks released, in the calling thread's cache
+   with its chunks (up to SM__SPARE_BYTES), its lock and its slot; 0 if it cannot be kept. */
+static int sm__env_park(sm_env *env)
+{
+    ptrdiff_t i;
+    size_t kept = 0;
+    if (!env->cached || sm__t.nspare_envs >= SM__SPARE_ENVS || SM__LOAD(&env->slot->gen) >= SM__GEN_MAX ||
+        !sm__self())
+        return 0;
+    (void)sm__slot_stale(env);
+    sm__env_clear(env);
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        sm__cursor_delete(env, env->cursors[i], 0);
+    if (env->cursors)
+        stbds_header(env->cursors)->length = 0;
+    for (i = 0; i < stbds_arrlen(env->spares);) {
+        sm__chunk *ch = env->spares[i];
+        if (kept + ch->size <= SM__SPARE_BYTES) {
+            kept += ch->size;
+            sm__hide(ch->payload, (size_t)(ch->limit - ch->payload));   /* as the chunk cache does */
+            i++;
+        } else {
+            stbds_arrdelswap(env->spares, i);
+            sm__chunk_dispose(env, ch, 0);
+        }
+    }
+    env->next_spare = sm__t.spare_envs;
+    sm__t.spare_envs = env;
+    sm__t.nspare_envs++;
+    return 1;
+}
+
+/* Gives back everything env holds, and env itself; its handles are stale already. */
+static void sm__env_free(sm_env *env)
 {
     ptrdiff_t i;
     sm_backing_free_fn *release = env->free;
     void *context = env->context;
     int held = env->cached;
-    if (env->report)
-        (void)sm__report(env, env->report, env->report_user, 1);
-    /* one acquisition of the global lock for the handle and, with the cache, every piece */
+    /* one acquisition of the global lock for the slot and, with the cache, every piece */
     sm__global_lock();
     sm__slot_release(env);
     if (!held)
@@ -1951,6 +2300,29 @@ static void sm__env_delete(sm_env *env)
         release(context, env, env->self_size);
     if (held)
         sm__global_unlock();
+}
+
+/* Gives back the environments the calling thread keeps. */
+static void sm__spare_envs_free(void)
+{
+    while (sm__t.spare_envs) {
+        sm_env *env = sm__t.spare_envs;
+        sm__t.spare_envs = env->next_spare;
+        sm__t.nspare_envs--;
+        sm__env_free(env);
+    }
+}
+
+/* Everything the environment holds goes back (or waits in the calling thread's cache);
+   handles to it become stale first. */
+static void sm__env_delete(sm_env *env)
+{
+    if (env->report)
+        (void)sm__report(env, env->report, env->report_user, 1);
+    if (sm__env_park(env))
+        return;
+    (void)sm__slot_stale(env);
+    sm__env_free(env);
 }
 
 SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
@@ -1972,48 +2344,10 @@ SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
 
 SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
 {
-    ptrdiff_t i, normal = 0;
-    void *grown;
     if (!env)
         return SM_INVALID_ARG;
     sm__lock(&env->lock);
-    for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        if (env->cursors[i]->chunk)
-            env->cursors[i]->chunk->used = SM__LOAD(&env->cursors[i]->top);
-    for (i = 0; i < stbds_arrlen(env->chunks); i++)
-        normal += env->chunks[i]->starts != NULL;
-    /* Keep the normal chunks, so that an environment reused per request stops calling the
-       backing allocator. Reset cannot fail: if the spares cannot grow, what does not fit goes
-       back to the backing allocator. */
-    if (sm__reserve(env->spares, sizeof *env->spares, (size_t)normal, &grown))
-        env->spares = (sm__chunk **)grown;
-    for (i = 0; i < stbds_arrlen(env->chunks); i++) {
-        sm__chunk *ch = env->chunks[i];
-        if (ch->starts && stbds_arrlenu(env->spares) < stbds_arrcap(env->spares)) {
-            /* clear only the bitmap words the blocks reached */
-            size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
-            if (words > ch->nwords)
-                words = ch->nwords;
-            memset(ch->starts, 0, words * sizeof(size_t));
-            memset(ch->freed, 0, words * sizeof(size_t));
-            if (env->flags & SM_POISON)
-                sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
-            ch->used = (uintptr_t)ch->payload;
-            ch->cursor = NULL;
-            ch->foreign = 0;
-            ch->nsites = 0;
-            SM__ARRPUT(env->spares, ch);
-        } else {
-            sm__chunk_dispose(env, ch, 0);
-        }
-    }
-    if (env->chunks)
-        stbds_header(env->chunks)->length = 0;
-    for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        sm__cursor_park(env->cursors[i]);
-    if (env->orphans)
-        memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
-    env->norphans = 0;
+    sm__env_clear(env);
     sm__unlock(&env->lock);
     return SM_OK;
 }
@@ -2024,6 +2358,8 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
 static sm__cursor *sm__cached_cursor(const sm_env *env)
 {
     size_t k = SM__XSLOT(env->handle);
+    if (SM__LOAD(&env->solo.thread) == SM__ME)
+        return (sm__cursor *)(uintptr_t)&env->solo;
     return sm__t.xid[k] == env->handle ? sm__t.xc[k] : NULL;
 }
 
@@ -2057,8 +2393,8 @@ static void *sm__allocate_in(sm_env *env, sm__cursor *c, size_t size, size_t ali
     return sm__allocate_slow(env, size, alignment, status, file, line, cursor);
 }
 
-static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
-                              const char *file, int line)
+static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
+                                           const char *file, int line)
 {
     sm__cursor *c, *known;
     void *p;
@@ -2076,8 +2412,8 @@ static void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_sta
 
 SMALLOC_DEF void *sm_env_allocate(sm_env *env, size_t size, sm_status *status)
 {
-    if (SM__LIKELY(env != NULL) && sm__t.xid[SM__XSLOT(env->handle)] == env->handle) {
-        sm__cursor *c = sm__t.xcur[SM__XSLOT(env->handle)];
+    if (SM__LIKELY(env != NULL) && SM__LOAD(&env->solo_fast) == SM__ME) {
+        sm__cursor *c = &env->solo;
         uintptr_t top = SM__LOAD(&c->top);
         if (SM__FITS(c, top, size)) {
             if (status)
@@ -2104,7 +2440,7 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
         return SM_OK;
     if (sm__in_cursor(c, (uintptr_t)node))
         return sm__free_local(env, c, (uintptr_t)node, 0);
-    return sm__free_slow(env, (uintptr_t)node);
+    return sm__free_other(env, (uintptr_t)node);
 }
 
 SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
@@ -2363,12 +2699,14 @@ static void sm__attach_to(const sm__attach *at)
 static void sm__thread_end(sm__thread *rec)
 {
     static const sm__attach none = { NULL, 0, NULL };
+    int mine = sm__t.rec == rec;
     while (stbds_arrlen(rec->frames) > 0)
         sm__env_delete(stbds_arrpop(rec->frames).env);
     stbds_arrfree(rec->frames);
     SMALLOC_FREE(rec);
-    if (sm__t.rec == rec) {
+    if (mine) {
         sm__t.rec = NULL;
+        sm__spare_envs_free();
         sm__attach_to(&none);
         memset(sm__t.xid, 0, sizeof sm__t.xid);
     }
@@ -2498,7 +2836,7 @@ static void sm__current_cursor(sm__cursor *c)
     }
 }
 
-static void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
+static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
 {
     sm_status st = sm__current();
     sm__cursor *c;
@@ -2589,7 +2927,7 @@ SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h)
         at.slot = sm__slot_lookup(h);
         if (at.slot) {
             at.gen = SM__LOAD(&at.slot->gen);
-            at.env = at.slot->env;
+            at.env = SM__LOAD_ACQ(&at.slot->env);
         }
         sm__global_unlock();
         if (!at.slot)

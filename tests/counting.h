@@ -53,7 +53,9 @@ extern size_t tb_calls;        /* realloc calls so far */
 extern size_t tb_fail_at;      /* refuse this call (absolute index, 1-based); 0: never */
 extern int    tb_fail_all;     /* refuse every call while nonzero */
 extern size_t tb_refused;      /* calls refused */
-extern long   tb_live;         /* blocks held: realloc(NULL, n) minus free(p) */
+extern long   tb_live;         /* blocks held: realloc(NULL, n) minus free(p), except the nodes of
+                                  smalloc's page map (32 KiB and more, never freed: they are made
+                                  as new address ranges come into use, not leaked) */
 void *tb_realloc(void *p, size_t n);
 void  tb_free(void *p);
 
@@ -183,6 +185,8 @@ void tc_free_fn(void *context, void *ptr, size_t size)
     free(h->raw);
 }
 
+#define TB_MAP_NODE ((size_t)32 << 10)
+#define TB_HEAD     32   /* keeps what follows aligned like malloc's memory */
 size_t tb_calls, tb_fail_at, tb_refused;
 int tb_fail_all;
 long tb_live;
@@ -195,17 +199,24 @@ void *tb_realloc(void *p, size_t n)
         TB_INC(&tb_refused);
         return NULL;
     }
-    q = realloc(p, n);
-    if (q && !p)
+    /* a header keeps the size, for tb_free to tell page-map nodes apart */
+    q = realloc(p ? (char *)p - TB_HEAD : NULL, n + TB_HEAD);
+    if (!q)
+        return NULL;
+    *(size_t *)q = n;
+    if (!p && n < TB_MAP_NODE)
         TB_INC(&tb_live);
-    return q;
+    return (char *)q + TB_HEAD;
 }
 
 void tb_free(void *p)
 {
-    if (p)
+    /* page-map nodes are freed only when another thread installed its node first */
+    if (!p)
+        return;
+    if (*(size_t *)(void *)((char *)p - TB_HEAD) < TB_MAP_NODE)
         TB_ADD(&tb_live, -1);
-    free(p);
+    free((char *)p - TB_HEAD);
 }
 #endif
 #endif /* TH_IMPLEMENTATION */

@@ -129,28 +129,28 @@ TEST(report_single_chunks)
     REQUIRE(env != NULL);
     big1 = sm_env_allocate_at(env, 5000, NULL, "big.c", 1);
     small = sm_env_allocate_at(env, 10, NULL, "small.c", 1);
-    big2 = sm_env_allocate_at(env, 3001, NULL, "big.c", 1);
+    big2 = sm_env_allocate_at(env, 6001, NULL, "big.c", 1);
     big3 = sm_env_allocate(env, 70000, NULL);
     REQUIRE(big1 && small && big2 && big3);
     CHECK_EQ_SIZE(tu_stats(env).chunks, 4);   /* one normal, three single */
     {
-        const tu_site want[] = { { NULL, 0, 1, 70000 }, { "big.c", 1, 2, 8001 }, { "small.c", 1, 1, 10 } };
+        const tu_site want[] = { { NULL, 0, 1, 70000 }, { "big.c", 1, 2, 11001 }, { "small.c", 1, 1, 10 } };
         CHECK_ENV_REPORT(env, want, NW(want));
     }
     CHECK_EQ_INT(sm_env_free(env, big1), SM_OK);   /* marked free */
     {
-        const tu_site want[] = { { NULL, 0, 1, 70000 }, { "big.c", 1, 1, 3001 }, { "small.c", 1, 1, 10 } };
+        const tu_site want[] = { { NULL, 0, 1, 70000 }, { "big.c", 1, 1, 6001 }, { "small.c", 1, 1, 10 } };
         CHECK_ENV_REPORT(env, want, NW(want));
     }
     CHECK_EQ_INT(sm_env_free(env, big3), SM_OK);   /* the last allocation: given back */
     {
-        const tu_site want[] = { { "big.c", 1, 1, 3001 }, { "small.c", 1, 1, 10 } };
+        const tu_site want[] = { { "big.c", 1, 1, 6001 }, { "small.c", 1, 1, 10 } };
         CHECK_ENV_REPORT(env, want, NW(want));
     }
     big3 = sm_env_allocate_at(env, 4000, NULL, "big.c", 2);
     REQUIRE(big3 != NULL);
     {
-        const tu_site want[] = { { "big.c", 1, 1, 3001 }, { "big.c", 2, 1, 4000 }, { "small.c", 1, 1, 10 } };
+        const tu_site want[] = { { "big.c", 1, 1, 6001 }, { "big.c", 2, 1, 4000 }, { "small.c", 1, 1, 10 } };
         CHECK_ENV_REPORT(env, want, NW(want));
     }
     CHECK_EQ_INT(sm_env_reset(env), SM_OK);
@@ -815,7 +815,7 @@ TEST(track_backing_failure_at_every_call)
     tw_init(&w, 0);
     tw_workload(&w);
     total = w.c.calls;
-    CHECK(total > 12);
+    CHECK(total > 8);   /* the environment, two normal chunks, single chunks */
     CHECK_EQ_INT(w.failures, 0);
     CHECK_EQ_SIZE(w.c.live_bytes, 0);
     for (k = 1; k <= total + 4; k++) {
