@@ -53,9 +53,15 @@ CONTENTS
                                    Threads need the GCC/Clang atomic builtins (gcc, clang,
                                    mingw-w64); other compilers build with SMALLOC_NO_THREADS.
    SMALLOC_DEFAULT_CHUNK_SIZE      the first chunk's size when sm_config.chunk_size is 0 (8192);
-                                   sizes below 256 are raised to 256.
+                                   sizes below 4096 (a page) are raised to 4096.
    SMALLOC_CACHE_SIZE              the most bytes the process-wide cache of released memory
                                    keeps (default 64 MiB; 0 turns the cache off). See COSTS.
+   SMALLOC_TLS_DYNAMIC             use the compiler's default thread-local storage model. Without
+                                   it, gcc and clang on ELF targets use initial-exec, so that a
+                                   shared library's fast path reads its thread state directly; a
+                                   library loaded with dlopen then takes about 250 bytes of the
+                                   static TLS that glibc reserves for that. Only where the
+                                   implementation is compiled.
    SMALLOC_VALGRIND                SM_POISON tells Valgrind Memcheck which memory is released
                                    (needs <valgrind/memcheck.h>: Debian's valgrind package).
    SMALLOC_REALLOC(p, n), SMALLOC_FREE(p)
@@ -203,13 +209,23 @@ CONTENTS
    (at most 64 MiB, unless chunk_size itself is larger); a request larger than a quarter of the
    next chunk gets a chunk of its own and does not make later chunks larger. Each block costs
    its size rounded up to the granule (alignof(max_align_t)) plus two bits of bitmap.
-   sm_free: O(1) for a block of the calling thread's current chunk; otherwise a lock and a binary
-   search over the environment's chunks (few, since they grow geometrically). Rolling the bump
-   back takes the lock too once another thread has marked a block free in that chunk, so that a
-   double free racing with it is refused cleanly.
-   A thread remembers its cursor in the last four environments it used by name (direct-mapped on
-   the handle); one that alternates between more may take the lock when it switches.
+   The first thread that allocates in an environment uses a cursor kept inside it: its fast
+   path compares one word. Other threads remember their cursor in the last four environments
+   they used by name (direct-mapped on the handle); one that alternates between more may take
+   the lock when it switches.
+   sm_free: O(1) and without a lock in an environment without flags, whichever thread allocated
+   the block and whichever chunk holds it: a process-wide page map leads from any address to its
+   chunk. Blocks with a chunk of their own, and every block of an environment with flags, are
+   marked free under the environment's lock. Rolling the bump back takes no lock: it waits for
+   the mark-frees of other threads in progress in that chunk, so that a double free racing with
+   it is refused cleanly. The page map costs 16 bytes per 4 KiB page that chunks have occupied
+   (nodes of 32 and 64 KiB from SMALLOC_REALLOC, kept for the life of the process).
    Destroy and reset: proportional to the number of chunks.
+   Create and destroy in steady state: a thread keeps the last four environments it destroyed
+   (those using malloc, SMALLOC_CACHE_SIZE > 0) with up to 256 KiB of their chunks, their lock
+   and their handle slot, and the next sm_env_create or sm_enable_allocate of that thread takes
+   one without a lock or a malloc call; its handles are new, the old ones stale. sm_cache_trim
+   and thread exit give them back.
    Environments with flags: an allocation is a call, a cache lookup and the bump; SM_TRACK adds
    a record (its array grows under the lock), SM_RECYCLE a look at one or two lists first,
    SM_POISON the poisoning. Rolling back takes the lock with SM_RECYCLE.
@@ -397,6 +413,47 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
 /* ======================================================================================== */
 #if defined(SMALLOC_IMPLEMENTATION) && !defined(SMALLOC_IMPLEMENTATION_INCLUDED)
 #define SMALLOC_IMPLEMENTATION_INCLUDED
+
+/* HOW IT WORKS
+
+   Chunks. An environment obtains chunks from its backing allocator: normal chunks, which
+   double in size as a thread fills them, and single chunks that hold one large block. A
+   normal chunk starts with its header and two bitmaps with one bit per granule (16 bytes on
+   the usual targets) of its payload: `starts` marks where each block begins and `freed` which
+   of them are marked free. Mark-free is exact because of them: a pointer is a live block iff it
+   lies below the chunk's top, on a set start bit, with a clear freed bit.
+
+   Cursors. Each thread that allocates in an environment bumps its own cursor (top, end) in a
+   chunk of its own, so allocation takes no lock. The first such thread uses the cursor kept
+   inside the environment (`solo`), found by comparing one word; others keep theirs in a small
+   per-thread cache keyed by the environment's handle. Allocating is: the fit test, the start
+   bit, the new top (sm_env_allocate, sm_allocate).
+
+   The page map. Every chunk enters each 4 KiB page its memory touches in a process-wide radix
+   tree, two entries a page (the chunk that covers the page's start, one that starts inside it),
+   so backing memory of any alignment can be looked up. sm_env_free of any pointer finds its
+   chunk there in O(1), without a lock, and checks that the chunk belongs to the environment.
+
+   Mark-free. A block of the calling thread's own chunk: set its freed bit; if it was the last
+   block, move the top back over it and over the marked-free blocks below (rollback). Any
+   other block: announce the free in the chunk's in-flight count, check the top and the start
+   bit, set the freed bit, retract. A rollback clears start bits first, then waits for the count
+   to reach zero before it clears freed bits, so the two never leave a stale bit behind. With
+   flags (SM_TRACK, SM_POISON, SM_RECYCLE) the second kind runs under the environment's lock.
+
+   Locks. The environment's lock guards its chunk list, cursor list, spares, figures and
+   recycling lists: taken for a new chunk or cursor, stats, reports and describe, never for
+   an allocation that fits. The process-wide lock guards the handle table and the chunk cache.
+
+   Handles. An environment holds a slot of a process-wide table; its handle is the slot's index
+   and generation. Destroy advances the generation, so every handle to it is stale at once, and
+   the table's pages are never freed, so a stale handle is recognised without reading released
+   memory.
+
+   Reuse. Reset keeps the normal chunks as spares. Destroy parks an environment that uses
+   malloc, with its spares, lock and slot, in the calling thread's cache, where the next create
+   finds it (the first thread's cursor still on its emptied chunk); other memory goes to the
+   process-wide chunk cache. */
 
 #include <limits.h>
 #include <setjmp.h>
@@ -612,6 +669,12 @@ static void sm__yield(void)                 { (void)sched_yield(); }
 #include <valgrind/memcheck.h>
 #endif
 #define SM__POISON_BYTE 0xDD
+/* Whether a tool is told which memory may be touched: hiding and showing cost nothing else. */
+#if defined(SM__ASAN) || defined(SMALLOC_VALGRIND)
+#define SM__TOOLS 1
+#else
+#define SM__TOOLS 0
+#endif
 
 /* hide: inaccessible; show: accessible, contents undefined; reveal: accessible, contents kept
    as defined (what smalloc itself wrote there). */
@@ -1095,29 +1158,41 @@ static sm__page *sm__page_at(uintptr_t a, int make)
     return leaf ? leaf + ((a >> SM__PAGE_SHIFT) & (SM__MAP_FAN - 1)) : NULL;
 }
 
-/* Takes ch out of the pages of its memory below address upto. */
-static void sm__map_leave(const sm__chunk *ch, uintptr_t upto)
+/* Stores ch (or NULL) in the entries of the pages of ch's memory from address `from` below
+   `upto`, one leaf at a time. Returns where it stopped: `upto`, or the first page whose leaf
+   could not be made (make). */
+static uintptr_t sm__map_store(const sm__chunk *ch, sm__chunk *value, uintptr_t from, uintptr_t upto, int make)
 {
-    uintptr_t b = (uintptr_t)ch->base, a;
-    for (a = b & ~(SM__PAGE - 1); a < upto; a += SM__PAGE) {
-        sm__page *pg = sm__page_at(a, 0);
-        SM__STORE_REL(a >= b ? &pg->low : &pg->high, (sm__chunk *)NULL);
+    uintptr_t b = (uintptr_t)ch->base, a = from;
+    while (a < upto) {
+        sm__page *pg = sm__page_at(a, make);
+        if (!pg)
+            return a;
+        do {
+            SM__STORE_REL(a >= b ? &pg->low : &pg->high, value);
+            a += SM__PAGE;
+            pg++;
+        } while (a < upto && ((a >> SM__PAGE_SHIFT) & (SM__MAP_FAN - 1)));
     }
+    return upto;
+}
+
+/* Takes ch out of the pages of its memory. */
+static void sm__map_leave(const sm__chunk *ch)
+{
+    uintptr_t b = (uintptr_t)ch->base;
+    (void)sm__map_store(ch, NULL, b & ~(SM__PAGE - 1), b + ch->size, 0);
 }
 
 /* Enters ch in the pages of its memory; 0 (and nothing entered) when a node cannot be made. */
 static int sm__map_enter(sm__chunk *ch)
 {
-    uintptr_t b = (uintptr_t)ch->base, end = b + ch->size, a;
-    for (a = b & ~(SM__PAGE - 1); a < end; a += SM__PAGE) {
-        sm__page *pg = sm__page_at(a, 1);
-        if (!pg) {
-            sm__map_leave(ch, a);
-            return 0;
-        }
-        SM__STORE_REL(a >= b ? &pg->low : &pg->high, ch);
-    }
-    return 1;
+    uintptr_t b = (uintptr_t)ch->base, first = b & ~(SM__PAGE - 1), end = b + ch->size;
+    uintptr_t stop = sm__map_store(ch, ch, first, end, 1);
+    if (stop == end)
+        return 1;
+    (void)sm__map_store(ch, NULL, first, stop, 0);
+    return 0;
 }
 
 /* The chunk whose payload holds address a, or NULL. */
@@ -1328,7 +1403,7 @@ static void sm__chunk_dispose(sm_env *env, sm__chunk *ch, int held)
     if ((env->flags & SM_POISON) && ch->limit > ch->payload)
         sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
     sm__show(ch->payload, (size_t)(ch->limit - ch->payload));   /* the backing allocator's again */
-    sm__map_leave(ch, (uintptr_t)ch->base + ch->size);
+    sm__map_leave(ch);
     sm__release(env, ch->base, ch->size, held);
 }
 
@@ -2109,8 +2184,9 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
     }
     env->norphans = 0;
-    env->solo_fast = NULL;
-    memset(&env->solo, 0, sizeof env->solo);
+    /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
+    env->solo.next_size = chunk;
+    SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : NULL);
 }
 
 static sm__thread *sm__self(void);
@@ -2147,8 +2223,9 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         sm__t.spare_envs = env->next_spare;
         sm__t.nspare_envs--;
         sm__env_init(env, &cfg, chunk, 1);
-        for (i = 0; i < stbds_arrlen(env->spares); i++) {
-            sm__chunk *ch = env->spares[i];
+        for (i = 0; (SM__TOOLS || (cfg.flags & SM_POISON)) && i < stbds_arrlen(env->spares) + stbds_arrlen(env->chunks); i++) {
+            sm__chunk *ch = i < stbds_arrlen(env->spares) ? env->spares[i]
+                                                         : env->chunks[i - stbds_arrlen(env->spares)];
             if (cfg.flags & SM_POISON)
                 sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
             else
@@ -2196,10 +2273,13 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_destroy);
 
 /* Releases every block: normal chunks become spares, their bitmaps cleared over the part that
-   was used; single chunks go back; cursors are parked. Nobody else is inside a call on env. */
-static void sm__env_clear(sm_env *env)
+   was used; single chunks go back; cursors are parked, except that `keep` (if not NULL) stays
+   on its chunk, emptied, so that its next allocation takes the fast path. Nobody else is inside
+   a call on env. */
+static void sm__env_clear(sm_env *env, sm__cursor *keep)
 {
-    ptrdiff_t i, normal = 0;
+    ptrdiff_t i, normal = 0, n = 0;
+    sm__chunk *kept = keep ? keep->chunk : NULL;
     void *grown;
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
         if (env->cursors[i]->chunk)
@@ -2213,7 +2293,7 @@ static void sm__env_clear(sm_env *env)
         env->spares = (sm__chunk **)grown;
     for (i = 0; i < stbds_arrlen(env->chunks); i++) {
         sm__chunk *ch = env->chunks[i];
-        if (ch->starts && stbds_arrlenu(env->spares) < stbds_arrcap(env->spares)) {
+        if (ch->starts && (ch == kept || stbds_arrlenu(env->spares) < stbds_arrcap(env->spares))) {
             size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
             if (words > ch->nwords)
                 words = ch->nwords;
@@ -2222,17 +2302,31 @@ static void sm__env_clear(sm_env *env)
             if (env->flags & SM_POISON)
                 sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
             ch->used = (uintptr_t)ch->payload;
-            ch->cursor = NULL;
             ch->nsites = 0;
-            SM__ARRPUT(env->spares, ch);
+            if (ch == kept) {
+                ch->at = (size_t)n;
+                env->chunks[n++] = ch;
+            } else {
+                ch->cursor = NULL;
+                SM__ARRPUT(env->spares, ch);
+            }
         } else {
             sm__chunk_dispose(env, ch, 0);
         }
     }
     if (env->chunks)
-        stbds_header(env->chunks)->length = 0;
-    for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        sm__cursor_park(env->cursors[i]);
+        stbds_header(env->chunks)->length = (size_t)n;
+    for (i = 0; i < stbds_arrlen(env->cursors); i++) {
+        sm__cursor *c = env->cursors[i];
+        if (c == keep && kept) {
+            SM__STORE_REL(&c->top, c->base);
+            c->last_single = NULL;
+            if (c->bins)
+                memset(c->bins, 0, SM__BINS * sizeof *c->bins);
+        } else {
+            sm__cursor_park(c);
+        }
+    }
     if (env->orphans)
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
     env->norphans = 0;
@@ -2248,15 +2342,23 @@ static int sm__env_park(sm_env *env)
 {
     ptrdiff_t i;
     size_t kept = 0;
+    sm__cursor *keep;
     if (!env->cached || sm__t.nspare_envs >= SM__SPARE_ENVS || SM__LOAD(&env->slot->gen) >= SM__GEN_MAX ||
         !sm__self())
         return 0;
     (void)sm__slot_stale(env);
-    sm__env_clear(env);
+    /* this thread's solo cursor stays on its chunk: the next create here allocates at once */
+    keep = SM__LOAD(&env->solo.thread) == SM__ME ? &env->solo : NULL;
+    sm__env_clear(env, keep);
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        sm__cursor_delete(env, env->cursors[i], 0);
+        if (env->cursors[i] != keep)
+            sm__cursor_delete(env, env->cursors[i], 0);
     if (env->cursors)
         stbds_header(env->cursors)->length = 0;
+    if (keep)
+        SM__ARRPUT(env->cursors, keep);   /* it was there: the room is */
+    for (i = 0; SM__TOOLS && i < stbds_arrlen(env->chunks); i++)
+        sm__hide(env->chunks[i]->payload, (size_t)(env->chunks[i]->limit - env->chunks[i]->payload));
     for (i = 0; i < stbds_arrlen(env->spares);) {
         sm__chunk *ch = env->spares[i];
         if (kept + ch->size <= SM__SPARE_BYTES) {
@@ -2347,7 +2449,7 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
     if (!env)
         return SM_INVALID_ARG;
     sm__lock(&env->lock);
-    sm__env_clear(env);
+    sm__env_clear(env, &env->solo);
     sm__unlock(&env->lock);
     return SM_OK;
 }

@@ -310,7 +310,7 @@ static size_t first_chunk_granules(size_t chunk)
 TEST(describe_full_chunk_then_single_freed)
 {
     size_t chunk, tried = 0, found = 0, wbits = sizeof(size_t) * 8;
-    for (chunk = 1024; chunk < 1024 + 4 * wbits * G && found < 2; chunk += G) {
+    for (chunk = 4096; chunk < 4096 + 4 * wbits * G && found < 2; chunk += G) {
         tc_alloc c;
         sm_config cfg;
         sm_env *env;
