@@ -2357,8 +2357,10 @@ static int sm__env_park(sm_env *env)
         stbds_header(env->cursors)->length = 0;
     if (keep)
         SM__ARRPUT(env->cursors, keep);   /* it was there: the room is */
-    for (i = 0; SM__TOOLS && i < stbds_arrlen(env->chunks); i++)
+#if SM__TOOLS
+    for (i = 0; i < stbds_arrlen(env->chunks); i++)
         sm__hide(env->chunks[i]->payload, (size_t)(env->chunks[i]->limit - env->chunks[i]->payload));
+#endif
     for (i = 0; i < stbds_arrlen(env->spares);) {
         sm__chunk *ch = env->spares[i];
         if (kept + ch->size <= SM__SPARE_BYTES) {
