@@ -1564,11 +1564,7 @@ static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
    size <= room and room is whole granules, so the rounding cannot overflow. The top is
    published after the start bit, for threads that find a block's end from them. */
 #define SM__FITS(c, top, size) SM__LIKELY((size) - 1 < (size_t)((c)->end - (top)))
-static
-#if defined(__GNUC__) || defined(__clang__)
-__inline__ __attribute__((always_inline))
-#endif
-void *sm__bump(sm__cursor *c, uintptr_t top, size_t size)
+static SM__INLINE void *sm__bump(sm__cursor *c, uintptr_t top, size_t size)
 {
     sm__set_start(c->starts, (size_t)(top - c->base) / SM__GRAIN);
     SM__STORE_REL(&c->top, top + ((size + SM__GRAIN - 1) & ~(SM__GRAIN - 1)));
