@@ -224,8 +224,9 @@ CONTENTS
    Create and destroy in steady state: a thread keeps the last four environments it destroyed
    (those using malloc, SMALLOC_CACHE_SIZE > 0) with up to 256 KiB of their chunks, their lock
    and their handle slot, and the next sm_env_create or sm_enable_allocate of that thread takes
-   one without a lock or a malloc call; its handles are new, the old ones stale. sm_cache_trim
-   and thread exit give them back.
+   one without a lock or a malloc call; its handles are new, the old ones stale, and its figures
+   (sm_env_stats: chunks, backing_bytes) start with the chunks it kept. sm_cache_trim and thread
+   exit give them back.
    Environments with flags: an allocation is a call, a cache lookup and the bump; SM_TRACK adds
    a record (its array grows under the lock), SM_RECYCLE a look at one or two lists first,
    SM_POISON the poisoning. Rolling back takes the lock with SM_RECYCLE.
@@ -736,7 +737,7 @@ typedef struct sm__chunk {
     struct sm__cursor *cursor;    /* the cursor bumping here, or NULL */
     size_t *starts, *freed;       /* nwords words each; NULL for a single chunk */
     size_t nwords;
-    size_t at;                    /* index in env->chunks or env->spares */
+    size_t at;                    /* index in env->chunks */
     size_t inflight;              /* mark-frees by other threads in progress here (atomic) */
     int single_freed;
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
@@ -1053,14 +1054,12 @@ static int sm__slot_acquire(sm_env *env)
 }
 
 /* Makes every handle of env stale, without a lock: the slot is env's alone until
-   sm__slot_release. Returns 0 when the slot has no generation left for another handle. */
-static int sm__slot_stale(sm_env *env)
+   sm__slot_release. */
+static void sm__slot_stale(sm_env *env)
 {
     sm__slot *s = env->slot;
-    uintptr_t gen = SM__LOAD(&s->gen) + 1;
-    SM__STORE_REL(&s->gen, gen);
+    SM__STORE_REL(&s->gen, SM__LOAD(&s->gen) + 1);
     SM__STORE_REL(&s->env, (sm_env *)NULL);
-    return gen <= SM__GEN_MAX;
 }
 
 /* Gives env a new handle in the slot it keeps (sm__slot_stale made the old ones stale). */
@@ -1741,13 +1740,11 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
    then finds it without a lookup. Lock held. */
 static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
 {
-    size_t bins = (env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0;
-    size_t size = sizeof(sm__cursor) + bins, got;
+    size_t size = sizeof(sm__cursor) + ((env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0), got;
     sm__cursor *c;
     if (!env->solo.thread) {
         /* zeroed by sm__env_init or parked; other threads read its `thread` meanwhile */
         c = &env->solo;
-        bins = 0;   /* the solo cursor's bins follow the environment's own (sm__env_init) */
         c->last_chunk = NULL;
         c->last_top = 0;
     } else {
@@ -1758,11 +1755,9 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
     }
     SM__STORE(&c->thread, SM__ME);
     c->next_size = env->chunk_size;
-    if (bins) {
-        c->bins = (void **)(void *)(c + 1);
-        memset(c->bins, 0, bins);
-    } else if (env->flags & SM_RECYCLE) {
-        c->bins = env->orphans + SM__BINS;
+    if (env->flags & SM_RECYCLE) {
+        /* the solo cursor's lists follow the environment's own (sm__env_bytes) */
+        c->bins = c == &env->solo ? env->orphans + SM__BINS : (void **)(void *)(c + 1);
         memset(c->bins, 0, SM__BINS * sizeof *c->bins);
     }
     if (c == &env->solo && !env->flags)
@@ -1915,7 +1910,7 @@ static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
         return 0;
     w->ch = ch;
     if (!ch->starts) {
-        if (p < (uintptr_t)ch->payload || p >= (uintptr_t)ch->limit || (!inside && p != (uintptr_t)ch->payload))
+        if (!inside && p != (uintptr_t)ch->payload)
             return 0;
         w->i = w->end = 0;
         w->start = ch->payload;
@@ -2185,6 +2180,26 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
     SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : NULL);
 }
 
+/* Tells the tools (and SM_POISON) about the payloads of env's chunks and spares: hidden while
+   env waits in a thread's cache, as the chunk cache hides its memory; shown (or poisoned, for
+   SM_POISON) when it is taken again. Nothing to do without a tool or SM_POISON. */
+static void sm__env_expose(sm_env *env, int how)
+{
+    ptrdiff_t i, n = stbds_arrlen(env->chunks), m = stbds_arrlen(env->spares);
+    if (!SM__TOOLS && !(env->flags & SM_POISON))
+        return;
+    for (i = 0; i < n + m; i++) {
+        sm__chunk *ch = i < n ? env->chunks[i] : env->spares[i - n];
+        size_t span = (size_t)(ch->limit - ch->payload);
+        if (how == SM__HIDE)
+            sm__hide(ch->payload, span);
+        else if (env->flags & SM_POISON)
+            sm__poison(ch->payload, span);
+        else
+            sm__show(ch->payload, span);
+    }
+}
+
 static sm__thread *sm__self(void);
 
 static sm_env *sm__env_new(const sm_config *config, sm_status *status)
@@ -2215,18 +2230,10 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
        its handle slot, and no lock */
     env = sm__t.spare_envs;
     if (cached && env && env->self_size == self) {
-        ptrdiff_t i;
         sm__t.spare_envs = env->next_spare;
         sm__t.nspare_envs--;
         sm__env_init(env, &cfg, chunk, 1);
-        for (i = 0; (SM__TOOLS || (cfg.flags & SM_POISON)) && i < stbds_arrlen(env->spares) + stbds_arrlen(env->chunks); i++) {
-            sm__chunk *ch = i < stbds_arrlen(env->spares) ? env->spares[i]
-                                                         : env->chunks[i - stbds_arrlen(env->spares)];
-            if (cfg.flags & SM_POISON)
-                sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
-            else
-                sm__show(ch->payload, (size_t)(ch->limit - ch->payload));
-        }
+        sm__env_expose(env, SM__SHOW);
         sm__slot_renew(env);
         return env;
     }
@@ -2342,7 +2349,7 @@ static int sm__env_park(sm_env *env)
     if (!env->cached || sm__t.nspare_envs >= SM__SPARE_ENVS || SM__LOAD(&env->slot->gen) >= SM__GEN_MAX ||
         !sm__self())
         return 0;
-    (void)sm__slot_stale(env);
+    sm__slot_stale(env);
     /* this thread's solo cursor stays on its chunk: the next create here allocates at once */
     keep = SM__LOAD(&env->solo.thread) == SM__ME ? &env->solo : NULL;
     sm__env_clear(env, keep);
@@ -2353,21 +2360,17 @@ static int sm__env_park(sm_env *env)
         stbds_header(env->cursors)->length = 0;
     if (keep)
         SM__ARRPUT(env->cursors, keep);   /* it was there: the room is */
-#if SM__TOOLS
-    for (i = 0; i < stbds_arrlen(env->chunks); i++)
-        sm__hide(env->chunks[i]->payload, (size_t)(env->chunks[i]->limit - env->chunks[i]->payload));
-#endif
     for (i = 0; i < stbds_arrlen(env->spares);) {
         sm__chunk *ch = env->spares[i];
         if (kept + ch->size <= SM__SPARE_BYTES) {
             kept += ch->size;
-            sm__hide(ch->payload, (size_t)(ch->limit - ch->payload));   /* as the chunk cache does */
             i++;
         } else {
             stbds_arrdelswap(env->spares, i);
             sm__chunk_dispose(env, ch, 0);
         }
     }
+    sm__env_expose(env, SM__HIDE);
     env->next_spare = sm__t.spare_envs;
     sm__t.spare_envs = env;
     sm__t.nspare_envs++;
@@ -2421,7 +2424,7 @@ static void sm__env_delete(sm_env *env)
         (void)sm__report(env, env->report, env->report_user, 1);
     if (sm__env_park(env))
         return;
-    (void)sm__slot_stale(env);
+    sm__slot_stale(env);
     sm__env_free(env);
 }
 
