@@ -222,9 +222,10 @@ CONTENTS
    (nodes of 32 and 64 KiB from SMALLOC_REALLOC, kept for the life of the process).
    Destroy and reset: proportional to the number of chunks.
    Create and destroy in steady state: a thread keeps the last four environments it destroyed
-   (those using malloc, SMALLOC_CACHE_SIZE > 0) with up to 256 KiB of their chunks, their lock
-   and their handle slot, and the next sm_env_create or sm_enable_allocate of that thread takes
-   one without a lock or a malloc call; its handles are new, the old ones stale, and its figures
+   (those using malloc, SMALLOC_CACHE_SIZE > 0) with up to 256 KiB of their chunks (single
+   chunks too, reused for the next large blocks), their lock and their handle slot, and the
+   next sm_env_create or sm_enable_allocate of that thread takes one without a lock or a malloc
+   call, its first cursor still on its chunk; its handles are new, the old ones stale, and its figures
    (sm_env_stats: chunks, backing_bytes) start with the chunks it kept. sm_cache_trim and thread
    exit give them back.
    Environments with flags: an allocation is a call, a cache lookup and the bump; SM_TRACK adds
@@ -1591,13 +1592,16 @@ static void *sm__bump_aligned(sm__cursor *c, size_t size, size_t alignment)
     return (void *)at;
 }
 
-/* A spare chunk with room for need bytes, taken out of the spares; NULL if none has. */
-static sm__chunk *sm__spare_take(sm_env *env, size_t need)
+/* A spare chunk of the kind asked for (normal, or single) with room for need bytes after its
+   header, taken out of the spares; NULL if none has. */
+static sm__chunk *sm__spare_take(sm_env *env, size_t need, int single)
 {
     ptrdiff_t i;
     for (i = stbds_arrlen(env->spares) - 1; i >= 0; i--) {
         sm__chunk *ch = env->spares[i];
-        if ((size_t)(ch->limit - ch->payload) >= need) {
+        size_t room = single ? (size_t)(ch->base + ch->size - ((unsigned char *)ch + SM__HEADER))
+                             : (size_t)(ch->limit - ch->payload);
+        if ((ch->starts == NULL) == (single != 0) && room >= need) {
             stbds_arrdelswap(env->spares, i);
             return ch;
         }
@@ -1687,19 +1691,30 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
         size_t total, most, offset;
         unsigned char *base, *header;
-        if (!sm__add(need, SM__HEADER + SM__GRAIN, &total) || !sm__add(total, total / 4, &most))
-            return NULL;
-        if (total < SM__MIN_CHUNK)
-            most = total = SM__MIN_CHUNK;
-        base = (unsigned char *)sm__obtain(env, total, most, &total, file, line);
-        if (!base)
-            return NULL;
-        header = sm__grain_up(base);
-        offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
-                          (uintptr_t)header);
-        ch = sm__chunk_make(env, base, total, offset, sm__round(size));
-        if (!ch)
-            return NULL;
+        ch = sm__spare_take(env, need, 1);
+        if (ch) {
+            /* one this environment kept when it was parked: still in the page map */
+            header = (unsigned char *)ch;
+            offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
+                              (uintptr_t)header);
+            ch->payload = header + offset;
+            ch->limit = ch->payload + sm__round(size);
+            ch->single_freed = 0;
+        } else {
+            if (!sm__add(need, SM__HEADER + SM__GRAIN, &total) || !sm__add(total, total / 4, &most))
+                return NULL;
+            if (total < SM__MIN_CHUNK)
+                most = total = SM__MIN_CHUNK;
+            base = (unsigned char *)sm__obtain(env, total, most, &total, file, line);
+            if (!base)
+                return NULL;
+            header = sm__grain_up(base);
+            offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
+                              (uintptr_t)header);
+            ch = sm__chunk_make(env, base, total, offset, sm__round(size));
+            if (!ch)
+                return NULL;
+        }
         block = ch->payload;
         ch->used = (uintptr_t)ch->limit;
         if (env->flags & SM_POISON)
@@ -1711,7 +1726,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         *status = SM_OK;
         return block;
     }
-    ch = sm__spare_take(env, need);
+    ch = sm__spare_take(env, need, 0);
     if (!ch) {
         ch = sm__chunk_normal(env, c->next_size, file, line);
         if (!ch)
@@ -2005,6 +2020,26 @@ static void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, si
 
 /* p lies in the cursor's own chunk, below its top: only this thread moves that top.
    locked: the caller holds the environment's lock. */
+/* Block i of the cursor's own chunk (whose blocks end at granule end) has just been claimed:
+   the last block rolls back, another one is released (flags). Apart from sm__free_local so
+   that sm__free_fast stays small. */
+static SM__NOINLINE sm_status sm__freed_local(sm_env *env, sm__cursor *c, size_t i, size_t end, int locked)
+{
+    if (sm__next_bit(c->starts, i + 1, end) >= end) {
+        /* with SM_RECYCLE under the lock: a thread marking free the block before this one
+           reads where it ends from the start bits and the top (sm__free_slow) */
+        int lock = !locked && (env->flags & SM_RECYCLE);
+        if (lock)
+            sm__lock(&env->lock);
+        sm__rollback(env, c, i);
+        if (lock)
+            sm__unlock(&env->lock);
+    } else if (env->flags) {
+        sm__released(env, c, c->chunk, i, sm__block_end(c->chunk, i, end));
+    }
+    return SM_OK;
+}
+
 static sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p, int locked)
 {
     size_t off = (size_t)(p - c->base), i, end, bit;
@@ -2019,19 +2054,50 @@ static sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p, int loc
     bit = (size_t)1 << (i % SM__WBITS);
     if (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit)
         return SM_INVALID_ARG;
-    if (sm__next_bit(c->starts, i + 1, end) >= end) {
-        /* with SM_RECYCLE under the lock: a thread marking free the block before this one
-           reads where it ends from the start bits and the top (sm__free_slow) */
-        int lock = !locked && (env->flags & SM_RECYCLE);
-        if (lock)
-            sm__lock(&env->lock);
-        sm__rollback(env, c, i);
-        if (lock)
-            sm__unlock(&env->lock);
-    } else if (env->flags) {
-        sm__released(env, c, c->chunk, i, sm__block_end(c->chunk, i, end));
+    return sm__freed_local(env, c, i, end, locked);
+}
+
+/* The last block of the cursor's chunk, in an environment without flags: claimed, then rolled
+   back. When the block below it starts in the same bitmap word and is live, with no padding
+   between, the top moves back over this block alone: sm__rollback's steps, in one word. */
+static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
+{
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), below = bit - 1, w;
+    size_t *freed = c->chunk->freed;
+    if (sm__fetch_or(&freed[k], bit) & bit)
+        return SM_INVALID_ARG;
+    w = SM__LOAD(&c->starts[k]);
+    if ((w & below) && !(SM__LOAD(&freed[k]) & below & ~(((size_t)1 << sm__msb(w & below)) - 1))) {
+        SM__STORE_SC(&c->starts[k], w & ~bit);
+        sm__quiesce(c->chunk);
+        (void)sm__fetch_and(&freed[k], ~bit);
+        SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
+        return SM_OK;
     }
+    sm__rollback(env, c, i);
     return SM_OK;
+}
+
+/* The common mark-free, inlined into sm_env_free and sm_free: a block of the cursor's chunk in
+   an environment without flags, when its bitmap word tells what to do. A later block starting
+   in the same word: claim it, done. No later one and the top within that word: it is the last
+   block, to roll back. Returns its status, or -1 for the full path (sm__free_local and the
+   others), which decides every other case. */
+static SM__INLINE int sm__free_fast(sm_env *env, sm__cursor *c, uintptr_t p)
+{
+    size_t off = (size_t)(p - c->base), used = (size_t)(SM__LOAD(&c->top) - c->base), i, bit, w;
+    if (off >= used || off % SM__GRAIN)
+        return -1;
+    i = off / SM__GRAIN;
+    bit = (size_t)1 << (i % SM__WBITS);
+    w = SM__LOAD(&c->starts[i / SM__WBITS]);
+    if (!(w & bit))
+        return -1;
+    if (w & ~(bit | (bit - 1)))
+        return sm__fetch_or(&c->chunk->freed[i / SM__WBITS], bit) & bit ? (int)SM_INVALID_ARG : (int)SM_OK;
+    if ((used / SM__GRAIN - 1) / SM__WBITS == i / SM__WBITS)
+        return (int)sm__free_last(env, c, i);
+    return -1;
 }
 
 static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
@@ -2182,12 +2248,10 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
 
 /* Tells the tools (and SM_POISON) about the payloads of env's chunks and spares: hidden while
    env waits in a thread's cache, as the chunk cache hides its memory; shown (or poisoned, for
-   SM_POISON) when it is taken again. Nothing to do without a tool or SM_POISON. */
+   SM_POISON) when it is taken again. Callers skip it when neither a tool nor SM_POISON asks. */
 static void sm__env_expose(sm_env *env, int how)
 {
     ptrdiff_t i, n = stbds_arrlen(env->chunks), m = stbds_arrlen(env->spares);
-    if (!SM__TOOLS && !(env->flags & SM_POISON))
-        return;
     for (i = 0; i < n + m; i++) {
         sm__chunk *ch = i < n ? env->chunks[i] : env->spares[i - n];
         size_t span = (size_t)(ch->limit - ch->payload);
@@ -2233,7 +2297,8 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         sm__t.spare_envs = env->next_spare;
         sm__t.nspare_envs--;
         sm__env_init(env, &cfg, chunk, 1);
-        sm__env_expose(env, SM__SHOW);
+        if (SM__TOOLS || (cfg.flags & SM_POISON))
+            sm__env_expose(env, SM__SHOW);
         sm__slot_renew(env);
         return env;
     }
@@ -2276,27 +2341,25 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_destroy);
 
 /* Releases every block: normal chunks become spares, their bitmaps cleared over the part that
-   was used; single chunks go back; cursors are parked, except that `keep` (if not NULL) stays
-   on its chunk, emptied, so that its next allocation takes the fast path. Nobody else is inside
-   a call on env. */
-static void sm__env_clear(sm_env *env, sm__cursor *keep)
+   was used; single chunks go back, or with keep_singles become spares too (still in the page
+   map, for this environment's next large blocks). Cursors are parked, except that `keep` (if
+   not NULL) stays on its chunk, emptied, so that its next allocations take the fast path.
+   Nobody else is inside a call on env. */
+static void sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
 {
-    ptrdiff_t i, normal = 0, n = 0;
+    ptrdiff_t i, n = 0;
     sm__chunk *kept = keep ? keep->chunk : NULL;
-    void *grown;
-    for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        if (env->cursors[i]->chunk)
-            env->cursors[i]->chunk->used = SM__LOAD(&env->cursors[i]->top);
-    for (i = 0; i < stbds_arrlen(env->chunks); i++)
-        normal += env->chunks[i]->starts != NULL;
-    /* Keep the normal chunks, so that an environment reused per request stops calling the
-       backing allocator. This cannot fail: if the spares cannot grow, what does not fit goes
-       back to the backing allocator. */
-    if (sm__reserve(env->spares, sizeof *env->spares, (size_t)normal, &grown))
-        env->spares = (sm__chunk **)grown;
+    for (i = 0; i < stbds_arrlen(env->cursors); i++) {
+        sm__cursor *c = env->cursors[i];
+        if (c->chunk)
+            c->chunk->used = SM__LOAD(&c->top);
+        if (c != keep)
+            sm__cursor_park(c);
+    }
     for (i = 0; i < stbds_arrlen(env->chunks); i++) {
         sm__chunk *ch = env->chunks[i];
-        if (ch->starts && (ch == kept || stbds_arrlenu(env->spares) < stbds_arrcap(env->spares))) {
+        void *grown;
+        if (ch->starts) {
             size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
             if (words > ch->nwords)
                 words = ch->nwords;
@@ -2306,29 +2369,30 @@ static void sm__env_clear(sm_env *env, sm__cursor *keep)
                 sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
             ch->used = (uintptr_t)ch->payload;
             ch->nsites = 0;
-            if (ch == kept) {
-                ch->at = (size_t)n;
-                env->chunks[n++] = ch;
-            } else {
-                ch->cursor = NULL;
-                SM__ARRPUT(env->spares, ch);
-            }
+        }
+        if (ch == kept) {
+            ch->at = (size_t)n;
+            env->chunks[n++] = ch;
+        } else if ((ch->starts || keep_singles) &&
+                   /* keeping the chunks is what lets an environment reused per request stop
+                      calling the backing allocator; without room for them, they go back */
+                   sm__reserve(env->spares, sizeof *env->spares, 1, &grown)) {
+            env->spares = (sm__chunk **)grown;
+            SM__STORE(&ch->cursor, (sm__cursor *)NULL);
+            SM__ARRPUT(env->spares, ch);
         } else {
             sm__chunk_dispose(env, ch, 0);
         }
     }
     if (env->chunks)
         stbds_header(env->chunks)->length = (size_t)n;
-    for (i = 0; i < stbds_arrlen(env->cursors); i++) {
-        sm__cursor *c = env->cursors[i];
-        if (c == keep && kept) {
-            SM__STORE_REL(&c->top, c->base);
-            c->last_single = NULL;
-            if (c->bins)
-                memset(c->bins, 0, SM__BINS * sizeof *c->bins);
-        } else {
-            sm__cursor_park(c);
-        }
+    if (kept) {
+        SM__STORE_REL(&keep->top, keep->base);
+        keep->last_single = NULL;
+        if (keep->bins)
+            memset(keep->bins, 0, SM__BINS * sizeof *keep->bins);
+    } else if (keep) {
+        sm__cursor_park(keep);
     }
     if (env->orphans)
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
@@ -2352,14 +2416,15 @@ static int sm__env_park(sm_env *env)
     sm__slot_stale(env);
     /* this thread's solo cursor stays on its chunk: the next create here allocates at once */
     keep = SM__LOAD(&env->solo.thread) == SM__ME ? &env->solo : NULL;
-    sm__env_clear(env, keep);
-    for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        if (env->cursors[i] != keep)
-            sm__cursor_delete(env, env->cursors[i], 0);
-    if (env->cursors)
+    sm__env_clear(env, keep, 1);
+    if (stbds_arrlen(env->cursors) > (keep != NULL)) {
+        for (i = 0; i < stbds_arrlen(env->cursors); i++)
+            if (env->cursors[i] != keep)
+                sm__cursor_delete(env, env->cursors[i], 0);
         stbds_header(env->cursors)->length = 0;
-    if (keep)
-        SM__ARRPUT(env->cursors, keep);   /* it was there: the room is */
+        if (keep)
+            SM__ARRPUT(env->cursors, keep);   /* it was there: the room is */
+    }
     for (i = 0; i < stbds_arrlen(env->spares);) {
         sm__chunk *ch = env->spares[i];
         if (kept + ch->size <= SM__SPARE_BYTES) {
@@ -2370,7 +2435,8 @@ static int sm__env_park(sm_env *env)
             sm__chunk_dispose(env, ch, 0);
         }
     }
-    sm__env_expose(env, SM__HIDE);
+    if (SM__TOOLS)
+        sm__env_expose(env, SM__HIDE);
     env->next_spare = sm__t.spare_envs;
     sm__t.spare_envs = env;
     sm__t.nspare_envs++;
@@ -2450,7 +2516,7 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
     if (!env)
         return SM_INVALID_ARG;
     sm__lock(&env->lock);
-    sm__env_clear(env, &env->solo);
+    sm__env_clear(env, env->solo.thread ? &env->solo : NULL, 0);
     sm__unlock(&env->lock);
     return SM_OK;
 }
@@ -2546,11 +2612,21 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
     return sm__free_other(env, (uintptr_t)node);
 }
 
-SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
+static SM__NOINLINE sm_status sm__env_free_block(sm_env *env, void *node)
 {
     if (!env)
         return SM_INVALID_ARG;
     return sm__free_in(env, sm__cached_cursor(env), node);
+}
+
+SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
+{
+    if (SM__LIKELY(env != NULL) && SM__LOAD(&env->solo_fast) == SM__ME) {
+        int st = sm__free_fast(env, &env->solo, (uintptr_t)node);
+        if (st >= 0)
+            return (sm_status)st;
+    }
+    return sm__env_free_block(env, node);
 }
 
 /* Grows or shrinks node in env, c the calling thread's cursor there if known. */
@@ -2876,6 +2952,15 @@ static sm_status sm__current(void)
     return SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen ? SM_OK : SM_INVALID_HANDLE;
 }
 
+/* Remembers the calling thread's cursor in its current environment. */
+static void sm__current_cursor(sm__cursor *c)
+{
+    if (c) {
+        sm__t.cx = c;
+        sm__t.cur = sm__t.at.env->flags ? &sm__blocked : c;
+    }
+}
+
 SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
 {
     sm__thread *rec;
@@ -2899,6 +2984,7 @@ SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
     at.gen = SM__LOAD(&at.slot->gen);
     at.env = frame.env;
     sm__attach_to(&at);
+    sm__current_cursor(sm__cached_cursor(frame.env));   /* a reused environment's, if any */
     return SM_OK;
 }
 
@@ -2928,15 +3014,6 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
     sm__env_delete(frame.env);
     sm__attach_to(&frame.prev);
     return SM_OK;
-}
-
-/* Remembers the calling thread's cursor in its current environment. */
-static void sm__current_cursor(sm__cursor *c)
-{
-    if (c) {
-        sm__t.cx = c;
-        sm__t.cur = sm__t.at.env->flags ? &sm__blocked : c;
-    }
 }
 
 static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
@@ -2983,7 +3060,7 @@ SMALLOC_DEF void *sm_allocate_aligned(size_t size, size_t alignment, sm_status *
     return sm__allocate(size, alignment, status, NULL, 0);
 }
 
-SMALLOC_DEF sm_status sm_free(void *node)
+static SM__NOINLINE sm_status sm__free(void *node)
 {
     sm_status st;
     if (!node)
@@ -2992,6 +3069,17 @@ SMALLOC_DEF sm_status sm_free(void *node)
     if (st != SM_OK)
         return st;
     return sm__free_in(sm__t.at.env, sm__t.cx, node);
+}
+
+SMALLOC_DEF sm_status sm_free(void *node)
+{
+    sm__cursor *c = sm__t.cur;
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen) {
+        int st = sm__free_fast(sm__t.at.env, c, (uintptr_t)node);
+        if (st >= 0)
+            return (sm_status)st;
+    }
+    return sm__free(node);
 }
 
 SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm_status *status)
