@@ -12,11 +12,13 @@
    -pthread on POSIX systems.
 
 CONTENTS
-   1. What it is          6. Thread handles                        11. Costs
-   2. Options             7. Client allocator pair                 12. Revision history
-   3. Environments        8. The raising family (RpcSs*)
-   4. Debugging: sites, leak reports, poisoning, describe          9. Statuses
-   5. Thread-implicit allocation (RpcSm*)                          10. Threads
+   1. What it is                                  8. Client allocator pair
+   2. Options                                     9. The raising family (RpcSs*)
+   3. Environments                               10. Statuses
+   4. Strings, zeroed blocks, printf             11. Threads
+   5. Cleanups and child environments            12. Costs
+   6. Debugging: sites, leak reports, poisoning, describe    13. Revision history
+   7. Thread-implicit allocation (RpcSm*) and thread handles
 
 1. WHAT IT IS
    An *environment* (sm_env) is an arena: allocations are cheap bumps of a pointer inside chunks
@@ -82,9 +84,11 @@ CONTENTS
                      environment with allocate/free churn stays bounded in memory.
        An environment with flags does not take the inline fast path of allocation: each of its
        allocations is a function call more (see COSTS); environments without are unaffected.
-   sm_env_destroy(env)              releases every block and the environment; threads still
-       attached get SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG.
-   sm_env_reset(env)                releases every block but keeps the normal chunks for the next
+   sm_env_destroy(env)              releases every block and the environment, after destroying
+       its children and running its cleanups (section 5); threads still attached get
+       SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG.
+   sm_env_reset(env)                destroys the children and runs the cleanups (section 5), then
+       releases every block but keeps the normal chunks for the next
        allocations, so an environment reused per request stops calling the backing allocator
        for them once it has grown to its largest request. Blocks large enough for a chunk of
        their own (see COSTS) go back at reset and are obtained again each time.
@@ -117,7 +121,43 @@ CONTENTS
    environment and for one small cursor per thread that allocates in it; free receives the size
    that alloc was asked for. It must return memory aligned like malloc's.
 
-4. DEBUGGING: SITES, LEAK REPORTS, POISONING, DESCRIBE
+4. STRINGS, ZEROED BLOCKS, PRINTF
+   Ordinary blocks of the environment (mark-free, describe and reports treat them as any other;
+   the allocation site recorded is NULL and 0). For each: env NULL gives SM_INVALID_ARG.
+   sm_env_allocate_zeroed(env, count, size, &status)   calloc in env: count * size bytes, all
+       zero. A product that overflows: NULL + SM_OUT_OF_MEMORY, no backing allocator call.
+   sm_env_strdup(env, s, &status), sm_env_strndup(env, s, n, &status)   a copy of the string s
+       (at most n characters of it), always terminated. s NULL: SM_INVALID_ARG.
+   sm_env_memdup(env, p, n, &status)   a copy of n bytes at p. p NULL with n > 0: SM_INVALID_ARG.
+   sm_env_printf(env, &status, format, ...), sm_env_vprintf(env, &status, format, args)
+       formats into one block of exactly the length needed plus the terminating 0. format NULL,
+       or a format the C library cannot convert (vsnprintf fails): SM_INVALID_ARG. The compiler
+       checks the arguments against the format where it can (gcc and clang).
+   sm_current_env(&status)          the calling thread's current environment, owned or attached,
+       so that every sm_env_* call works on it: NULL + SM_NO_ENVIRONMENT without one, NULL +
+       SM_INVALID_HANDLE when the thread is attached to a destroyed one.
+   sm_status_message(status)        the status explained in one English sentence; never NULL.
+
+5. CLEANUPS AND CHILD ENVIRONMENTS (APR's cleanups and subpools, talloc's hierarchy)
+   sm_env_add_cleanup(env, fn, data)   fn(data) will run when env releases its memory: at
+       destroy (also the owner's disable and thread exit) and at reset, last added first, before
+       any block is released, with no lock of smalloc held, so it may read the environment's
+       blocks, allocate in env and add cleanups (they run too, before the release), and call
+       smalloc on other environments. It must not destroy or reset env itself. Registering
+       needs memory: SM_OUT_OF_MEMORY leaves the list unchanged. env or fn NULL:
+       SM_INVALID_ARG. Several threads may add cleanups to one environment at once.
+   sm_env_remove_cleanup(env, fn, data)   takes back the most recently added registration of
+       exactly that pair; none: SM_INVALID_ARG. After a reset the list is empty.
+   sm_env_create_child(parent, config, &status)   an environment that belongs to parent:
+       destroying or resetting parent first destroys each of its children, last created first
+       (grandchildren before children, each with its cleanups and its SM_TRACK report), then runs
+       parent's cleanups. config NULL copies parent's configuration (backing allocator, context,
+       chunk size, flags, report). A child has its own handle, blocks and figures (parent's do
+       not include it); destroying it before its parent is allowed, and parent forgets it. A
+       handle of a child destroyed with its parent is stale. parent NULL: SM_INVALID_ARG.
+       Children of one parent may be created and destroyed from several threads at once.
+
+6. DEBUGGING: SITES, LEAK REPORTS, POISONING, DESCRIBE
    sm_allocate_at, sm_env_allocate_at, and the macros SM_ALLOCATE, SM_ENV_ALLOCATE that pass
    __FILE__ and __LINE__ (PALLOCMEM's file and line): when the allocation needs new memory, the
    backing allocator receives that site (otherwise NULL and 0). With SM_TRACK the environment
@@ -143,7 +183,7 @@ CONTENTS
        SM_INVALID_ARG for a pointer env does not own, alignment padding, or a block whose
        memory has been reclaimed (rolled back, reset).
 
-5. THREAD-IMPLICIT ALLOCATION (RpcSm*)
+7. THREAD-IMPLICIT ALLOCATION (RpcSm*) AND THREAD HANDLES
    sm_enable_allocate(), sm_enable_allocate_with(config)   creates an environment owned by the
        calling thread and makes it current; the previous current one (if any) comes back at the
        matching disable. Statuses as sm_env_create.
@@ -153,8 +193,6 @@ CONTENTS
        current environment; without one: NULL + SM_NO_ENVIRONMENT / SM_NO_ENVIRONMENT
        (sm_free(NULL) is SM_OK).
    A thread that exits still owning environments has them destroyed.
-
-6. THREAD HANDLES
    sm_get_thread_handle(&status)    the current environment's handle; NULL + SM_OK without one.
    sm_set_thread_handle(h)          makes h's environment current for the calling thread without
        taking ownership; NULL detaches. A stale handle (its environment destroyed, even long ago
@@ -171,7 +209,7 @@ CONTENTS
    alive at once) stay allocated for the life of the process, so that a thread still attached to
    a destroyed environment reads memory that is still there.
 
-7. CLIENT ALLOCATOR PAIR
+8. CLIENT ALLOCATOR PAIR
    sm_set_client_alloc_free(alloc, free), sm_swap_client_alloc_free(alloc, free, &old_a, &old_f)
        set the calling thread's pair (NULL functions: SM_INVALID_ARG); swap returns the pair in
        force before, the default pair's functions when none was set.
@@ -179,19 +217,19 @@ CONTENTS
        allocates from the current environment when there is one, else with malloc (size 0 gives
        1 byte) and free; sm_client_free returns the mark-free status (SM_OK otherwise).
 
-8. THE RAISING FAMILY (RpcSs*)
+9. THE RAISING FAMILY (RpcSs*)
    sm_ss_* behave as their sm_ twins but call the raise handler instead of returning a status
    other than SM_OK. sm_set_raise_handler(handler) installs a process-wide handler and returns
    the previous one (NULL for the default, which prints to stderr and aborts); NULL restores the
    default. A handler may longjmp; if it returns, the library aborts.
 
-9. STATUSES
+10. STATUSES
    SM_OK (0), SM_INVALID_HANDLE (6), SM_OUT_OF_MEMORY (14), SM_INVALID_ARG (87), the values of
    RPC_S_OK, ERROR_INVALID_HANDLE, RPC_S_OUT_OF_MEMORY and RPC_S_INVALID_ARG; and
-   SM_NO_ENVIRONMENT (1765), smalloc's own. sm_status_string names them. Every sm_status *status
-   parameter may be NULL.
+   SM_NO_ENVIRONMENT (1765), smalloc's own. sm_status_string names them, sm_status_message
+   explains them. Every sm_status *status parameter may be NULL.
 
-10. THREADS
+11. THREADS
    Every function may be called from any thread. Several threads may allocate and mark free in
    one environment at once, explicitly or attached through its handle: each thread bumps its own
    cursor, so allocation takes no lock. sm_env_destroy, sm_env_reset and the owner's disable must
@@ -203,7 +241,7 @@ CONTENTS
    A thread keeps its cursor in an environment until the environment is destroyed; a new thread
    may take over the cursor of one that has exited.
 
-11. COSTS
+12. COSTS
    sm_env_allocate, sm_allocate: a bump in the calling thread's cursor; no lock, hash lookup or
    system call unless a new chunk is needed. Chunks double from chunk_size up to 256 times it
    (at most 64 MiB, unless chunk_size itself is larger); a request larger than a quarter of the
@@ -243,7 +281,7 @@ CONTENTS
    returns to smalloc, which reports SM_OUT_OF_MEMORY with nothing changed. With a program's own
    stb_ds implementation, its STBDS_REALLOC decides what a failure does.
 
-12. REVISION HISTORY
+13. REVISION HISTORY
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
@@ -252,6 +290,7 @@ CONTENTS
 #ifndef SMALLOC_H_INCLUDED
 #define SMALLOC_H_INCLUDED
 
+#include <stdarg.h>
 #include <stddef.h>
 
 #define SMALLOC_VERSION_MAJOR  0
@@ -272,6 +311,18 @@ CONTENTS
 #endif
 #endif
 
+/* The compiler checks sm_env_printf's arguments against its format (mingw-w64: against the
+   printf its C library uses). */
+#if defined(__GNUC__) || defined(__clang__)
+#ifdef __MINGW_PRINTF_FORMAT
+#define SMALLOC__PRINTF(f, a) __attribute__((format(__MINGW_PRINTF_FORMAT, f, a)))
+#else
+#define SMALLOC__PRINTF(f, a) __attribute__((format(printf, f, a)))
+#endif
+#else
+#define SMALLOC__PRINTF(f, a)
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -287,6 +338,8 @@ typedef enum sm_status {
 
 /* The name of a status ("SM_OK", ...); never NULL, "SM_UNKNOWN_STATUS" for other values. */
 SMALLOC_DEF const char *sm_status_string(sm_status status);
+/* The status explained in one English sentence; never NULL. */
+SMALLOC_DEF const char *sm_status_message(sm_status status);
 
 typedef struct sm_env sm_env;
 typedef struct sm_handle_ *sm_thread_handle;
@@ -356,6 +409,26 @@ SMALLOC_DEF sm_status sm_env_describe(const sm_env *env, const void *ptr, sm_blo
 SMALLOC_DEF void *sm_env_reallocate(sm_env *env, void *node, size_t old_size, size_t new_size, sm_status *status);
 SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm_status *status);
 
+/* calloc in env: count * size zeroed bytes; SM_OUT_OF_MEMORY when the product overflows. */
+SMALLOC_DEF void *sm_env_allocate_zeroed(sm_env *env, size_t count, size_t size, sm_status *status);
+/* Copies of a string, of at most n characters of it (always terminated), of n bytes. */
+SMALLOC_DEF char *sm_env_strdup(sm_env *env, const char *s, sm_status *status);
+SMALLOC_DEF char *sm_env_strndup(sm_env *env, const char *s, size_t n, sm_status *status);
+SMALLOC_DEF void *sm_env_memdup(sm_env *env, const void *p, size_t n, sm_status *status);
+/* printf into a block of env of exactly the length needed (+1 for the terminating 0). */
+SMALLOC_DEF char *sm_env_printf(sm_env *env, sm_status *status, const char *format, ...) SMALLOC__PRINTF(3, 4);
+SMALLOC_DEF char *sm_env_vprintf(sm_env *env, sm_status *status, const char *format, va_list args)
+    SMALLOC__PRINTF(3, 0);
+
+/* A cleanup: run with its data when the environment releases its memory (destroy, reset). */
+typedef void sm_cleanup_fn(void *data);
+/* Adds fn(data) to env's cleanups (run last added first); SM_OUT_OF_MEMORY leaves them unchanged. */
+SMALLOC_DEF sm_status sm_env_add_cleanup(sm_env *env, sm_cleanup_fn *fn, void *data);
+/* Takes back the most recent registration of exactly fn and data; SM_INVALID_ARG if none. */
+SMALLOC_DEF sm_status sm_env_remove_cleanup(sm_env *env, sm_cleanup_fn *fn, void *data);
+/* An environment destroyed with parent (and when parent is reset); config NULL: parent's. */
+SMALLOC_DEF sm_env *sm_env_create_child(sm_env *parent, const sm_config *config, sm_status *status);
+
 /* Gives the process-wide cache of released chunks back to malloc until it holds at most
    keep bytes; returns the bytes given back. */
 SMALLOC_DEF size_t sm_cache_trim(size_t keep);
@@ -379,6 +452,8 @@ SMALLOC_DEF sm_status sm_free(void *node);
 SMALLOC_DEF sm_thread_handle sm_get_thread_handle(sm_status *status);
 /* RpcSmSetThreadHandle: attach to h's environment without owning it; NULL detaches. */
 SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h);
+/* The calling thread's current environment (owned or attached), for the sm_env_* calls. */
+SMALLOC_DEF sm_env *sm_current_env(sm_status *status);
 
 typedef void *sm_client_alloc_fn(size_t size);
 typedef void  sm_client_free_fn(void *ptr);
@@ -793,7 +868,13 @@ struct sm_env {
     void **orphans;               /* SM_RECYCLE: blocks marked free outside their thread's chunk, */
     size_t norphans;              /* and a hint that there are some (atomic) */
     sm_env *next_spare;           /* in a thread's cache of released environments */
+    struct sm__cleanup *cleanups; /* stb_ds array, run last first; under the lock */
+    sm_env *parent;               /* sm_env_create_child: released with it; under its lock */
+    sm_env **children;            /* stb_ds array of the children, oldest first; under the lock */
+    size_t child_at;              /* index in parent->children */
 };
+
+typedef struct sm__cleanup { sm_cleanup_fn *fn; void *data; } sm__cleanup;
 
 /* What a thread has attached: the environment and the generation its slot had then. */
 typedef struct sm__attach {
@@ -2241,6 +2322,7 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
     }
     env->norphans = 0;
+    env->parent = NULL;
     /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
     env->solo.next_size = chunk;
     SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : NULL);
@@ -2464,6 +2546,8 @@ static void sm__env_free(sm_env *env)
         sm__cursor_delete(env, env->cursors[i], held);
     stbds_arrfree(env->chunks);
     stbds_arrfree(env->cursors);
+    stbds_arrfree(env->cleanups);
+    stbds_arrfree(env->children);
     sm__mutex_destroy(&env->lock);
     if (!held || !sm__cache_put(env, env->self_size, 1))
         release(context, env, env->self_size);
@@ -2484,8 +2568,13 @@ static void sm__spare_envs_free(void)
 
 /* Everything the environment holds goes back (or waits in the calling thread's cache);
    handles to it become stale first. */
+static void sm__child_leave(sm_env *child);
+static void sm__env_unwind(sm_env *env);
+
 static void sm__env_delete(sm_env *env)
 {
+    sm__child_leave(env);
+    sm__env_unwind(env);
     if (env->report)
         (void)sm__report(env, env->report, env->report_user, 1);
     if (sm__env_park(env))
@@ -2515,6 +2604,7 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
 {
     if (!env)
         return SM_INVALID_ARG;
+    sm__env_unwind(env);
     sm__lock(&env->lock);
     sm__env_clear(env, env->solo.thread ? &env->solo : NULL, 0);
     sm__unlock(&env->lock);
@@ -2863,6 +2953,233 @@ SMALLOC_DEF sm_status sm_env_report(const sm_env *env, sm_report_fn *fn, void *u
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Cleanups and child environments                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Takes the child out of its parent's list, if it still has a parent. */
+static void sm__child_leave(sm_env *child)
+{
+    sm_env *parent = child->parent;
+    if (!parent)
+        return;
+    sm__lock(&parent->lock);
+    {
+        sm_env *last = stbds_arrpop(parent->children);
+        if (last != child) {
+            parent->children[child->child_at] = last;
+            last->child_at = child->child_at;
+        }
+    }
+    child->parent = NULL;
+    sm__unlock(&parent->lock);
+}
+
+/* Before env releases its memory: destroys its children (last created first; each does the
+   same with its own first), then runs its cleanups, last added first, until both lists are
+   empty (a cleanup may add cleanups, or create children). Each callback runs with no lock held.
+   Destroy and reset run alone on env, so the lists are looked at without the lock; it is taken
+   to take an entry off, as cleanups may run on other threads what they start. */
+static void sm__env_unwind(sm_env *env)
+{
+    while (stbds_arrlen(env->children) > 0 || stbds_arrlen(env->cleanups) > 0) {
+        sm_env *child = NULL;
+        sm__cleanup c = { NULL, NULL };
+        sm__lock(&env->lock);
+        if (stbds_arrlen(env->children) > 0) {
+            child = stbds_arrpop(env->children);
+            child->parent = NULL;
+        } else {
+            c = stbds_arrpop(env->cleanups);
+        }
+        sm__unlock(&env->lock);
+        if (child)
+            sm__env_delete(child);
+        else
+            c.fn(c.data);
+    }
+}
+
+SMALLOC_DEF sm_status sm_env_add_cleanup(sm_env *env, sm_cleanup_fn *fn, void *data)
+{
+    void *grown;
+    sm_status st = SM_OUT_OF_MEMORY;
+    if (!env || !fn)
+        return SM_INVALID_ARG;
+    sm__lock(&env->lock);
+    if (sm__reserve(env->cleanups, sizeof *env->cleanups, 1, &grown)) {
+        sm__cleanup c;
+        c.fn = fn;
+        c.data = data;
+        env->cleanups = (sm__cleanup *)grown;
+        SM__ARRPUT(env->cleanups, c);
+        st = SM_OK;
+    }
+    sm__unlock(&env->lock);
+    return st;
+}
+
+SMALLOC_DEF sm_status sm_env_remove_cleanup(sm_env *env, sm_cleanup_fn *fn, void *data)
+{
+    ptrdiff_t i;
+    sm_status st = SM_INVALID_ARG;
+    if (!env || !fn)
+        return SM_INVALID_ARG;
+    sm__lock(&env->lock);
+    for (i = stbds_arrlen(env->cleanups) - 1; i >= 0; i--) {
+        if (env->cleanups[i].fn == fn && env->cleanups[i].data == data) {
+            stbds_arrdel(env->cleanups, (size_t)i);
+            st = SM_OK;
+            break;
+        }
+    }
+    sm__unlock(&env->lock);
+    return st;
+}
+
+/* Enters child in parent's list; SM_OUT_OF_MEMORY (and nothing entered) without room. */
+static sm_status sm__child_adopt(sm_env *parent, sm_env *child)
+{
+    void *grown;
+    sm_status st = SM_OUT_OF_MEMORY;
+    sm__lock(&parent->lock);
+    if (sm__reserve(parent->children, sizeof *parent->children, 1, &grown)) {
+        parent->children = (sm_env **)grown;
+        child->parent = parent;
+        child->child_at = stbds_arrlenu(parent->children);
+        SM__ARRPUT(parent->children, child);
+        st = SM_OK;
+    }
+    sm__unlock(&parent->lock);
+    return st;
+}
+
+SMALLOC_DEF sm_env *sm_env_create_child(sm_env *parent, const sm_config *config, sm_status *status)
+{
+    sm_config cfg;
+    sm_env *child;
+    sm_status st = SM_INVALID_ARG;
+    if (parent) {
+        if (!config) {
+            memset(&cfg, 0, sizeof cfg);
+            cfg.chunk_size = parent->chunk_size;
+            if (!parent->cached) {   /* else both NULL: malloc, with the cache */
+                cfg.alloc = parent->alloc;
+                cfg.free = parent->free;
+                cfg.context = parent->context;
+            }
+            cfg.flags = parent->flags;
+            cfg.report = parent->report;
+            cfg.report_user = parent->report_user;
+            config = &cfg;
+        }
+        child = sm__env_new(config, &st);
+        if (child && (st = sm__child_adopt(parent, child)) != SM_OK) {
+            sm__env_delete(child);
+            child = NULL;
+        }
+        if (status)
+            *status = st;
+        return child;
+    }
+    if (status)
+        *status = st;
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Strings, zeroed blocks, printf                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+SMALLOC_DEF void *sm_env_allocate_zeroed(sm_env *env, size_t count, size_t size, sm_status *status)
+{
+    void *p;
+    if (env && size && count > SIZE_MAX / size) {
+        if (status)
+            *status = SM_OUT_OF_MEMORY;
+        return NULL;
+    }
+    p = sm_env_allocate(env, count * size, status);
+    if (p)
+        memset(p, 0, count * size);
+    return p;
+}
+
+SMALLOC_DEF void *sm_env_memdup(sm_env *env, const void *p, size_t n, sm_status *status)
+{
+    void *q;
+    if (!p && n) {
+        if (status)
+            *status = SM_INVALID_ARG;
+        return NULL;
+    }
+    q = sm_env_allocate(env, n, status);
+    if (q && n)
+        memcpy(q, p, n);
+    return q;
+}
+
+SMALLOC_DEF char *sm_env_strndup(sm_env *env, const char *s, size_t n, sm_status *status)
+{
+    const char *end;
+    size_t len;
+    char *q;
+    if (!s) {
+        if (status)
+            *status = SM_INVALID_ARG;
+        return NULL;
+    }
+    end = (const char *)memchr(s, 0, n);
+    len = end ? (size_t)(end - s) : n;
+    if (len == SIZE_MAX) {
+        if (status)
+            *status = env ? SM_OUT_OF_MEMORY : SM_INVALID_ARG;
+        return NULL;
+    }
+    q = (char *)sm_env_allocate(env, len + 1, status);
+    if (q) {
+        memcpy(q, s, len);
+        q[len] = 0;
+    }
+    return q;
+}
+
+SMALLOC_DEF char *sm_env_strdup(sm_env *env, const char *s, sm_status *status)
+{
+    return sm_env_strndup(env, s, SIZE_MAX, status);
+}
+
+SMALLOC_DEF char *sm_env_vprintf(sm_env *env, sm_status *status, const char *format, va_list args)
+{
+    va_list again;
+    int n;
+    char *p;
+    if (!env || !format) {
+        if (status)
+            *status = SM_INVALID_ARG;
+        return NULL;
+    }
+    va_copy(again, args);
+    n = vsnprintf(NULL, 0, format, args);
+    p = n < 0 ? NULL : (char *)sm_env_allocate(env, (size_t)n + 1, status);
+    if (p)
+        (void)vsnprintf(p, (size_t)n + 1, format, again);
+    else if (n < 0 && status)
+        *status = SM_INVALID_ARG;
+    va_end(again);
+    return p;
+}
+
+SMALLOC_DEF char *sm_env_printf(sm_env *env, sm_status *status, const char *format, ...)
+{
+    va_list args;
+    char *p;
+    va_start(args, format);
+    p = sm_env_vprintf(env, status, format, args);
+    va_end(args);
+    return p;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Threads: the current environment, ownership, thread exit                                 */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -3110,6 +3427,14 @@ SMALLOC_DEF sm_thread_handle sm_get_thread_handle(sm_status *status)
     return h;
 }
 
+SMALLOC_DEF sm_env *sm_current_env(sm_status *status)
+{
+    sm_status st = sm__current();
+    if (status)
+        *status = st;
+    return st == SM_OK ? sm__t.at.env : NULL;
+}
+
 SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h)
 {
     sm__attach at = { NULL, 0, NULL };
@@ -3199,6 +3524,21 @@ SMALLOC_DEF const char *sm_status_string(sm_status status)
     case SM_NO_ENVIRONMENT: return "SM_NO_ENVIRONMENT";
     }
     return "SM_UNKNOWN_STATUS";
+}
+
+SMALLOC_DEF const char *sm_status_message(sm_status status)
+{
+    switch (status) {
+    case SM_OK:             return "the call succeeded";
+    case SM_INVALID_HANDLE: return "the thread handle names an environment that has been destroyed";
+    case SM_OUT_OF_MEMORY:  return "memory ran out, or the size asked for cannot be allocated";
+    case SM_INVALID_ARG:    return "an argument is not valid here: a NULL or foreign environment, a pointer "
+                                   "that is not a live block of it, a bad alignment or configuration, or a "
+                                   "call this thread may not make";
+    case SM_NO_ENVIRONMENT: return "the calling thread has no current environment: enable one, or attach to "
+                                   "one with a thread handle";
+    }
+    return "the value is not a status that smalloc returns";
 }
 
 SMALLOC_DEF sm_raise_fn *sm_set_raise_handler(sm_raise_fn *handler)

@@ -33,6 +33,8 @@ int main(void)
     suite_recycle();
     suite_poison();
     suite_cache();
+    suite_strings();
+    suite_cleanups();
     suite_thread();
     return th_summary();
 }

@@ -14,4 +14,6 @@ void suite_realloc(void);
 void suite_recycle(void);
 void suite_poison(void);
 void suite_cache(void);
+void suite_strings(void);
+void suite_cleanups(void);
 #endif
