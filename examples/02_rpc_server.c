@@ -6,15 +6,17 @@
        W worker threads; each attaches (sm_set_thread_handle), allocates its part of the reply with
        sm_allocate - all of them at once, in the one environment, without locks - detaches
        (sm_set_thread_handle(NULL)) and finishes;
+     - the manager checks each worker's part in a child environment of the request's
+       (sm_env_create_child): scratch memory for one sub-operation, gone when it is destroyed,
+       and destroyed with the request's environment at the latest;
      - the manager links the parts into one reply (a linked list of records) and returns it;
      - the stub "marshals" the reply, prints the request's figures from sm_env_stats and releases
-       everything the request allocated in one call.
+       everything the request allocated in one call: sm_disable_allocate. Before the memory
+       goes, a cleanup registered on the request's environment (sm_env_add_cleanup) closes the
+       request's audit log, a resource held in a block of that environment.
 
-   sm_enable_allocate makes an environment the stub could not name, and sm_env_stats needs its
-   sm_env. So the stub here creates the environment itself (sm_env_create) and attaches to it
-   through its handle, which makes it current exactly as sm_enable_allocate would; at the end it
-   detaches and destroys it instead of calling sm_disable_allocate. 01_basics.c shows
-   enable/disable.
+   The stub names its environment, for sm_env_stats and the sm_env_* conveniences, with
+   sm_current_env.
 
    Usage: 02_rpc_server [N [W]]   N requests (default 4, at most 100000), W workers per request
                                   (default 4, at most 64). Bad arguments: a usage message, status 2.
@@ -47,6 +49,23 @@ typedef struct record {
     int            index;
     char          *text;     /* also in the environment */
 } record;
+
+/* The request's audit log: a resource held in the request's environment, closed by a cleanup
+   when that environment releases its memory. */
+typedef struct audit_log {
+    FILE *file;
+    int   request;
+    long  lines;
+} audit_log;
+
+static void audit_close(void *data)
+{
+    audit_log *log = (audit_log *)data;
+    printf("             audit log of request %d closed by its cleanup: %ld lines\n", log->request,
+           log->lines);
+    if (log->file != NULL)
+        fclose(log->file);
+}
 
 /* What the manager procedure gives each worker, and what the worker gives back. */
 typedef struct worker_job {
@@ -134,9 +153,39 @@ static void join_worker(worker_thread t) { pthread_join(t, NULL); }
 
 /* ---- the manager procedure -------------------------------------------------------------- */
 
+/* A sub-operation: checks one worker's part with scratch memory of its own, in a child of the
+   request's environment. Returns SM_OK, or why not. */
+static sm_status check_part(sm_env *request_env, const worker_job *job, audit_log *log)
+{
+    sm_status status;
+    sm_env *scratch = sm_env_create_child(request_env, NULL, &status);
+    const record **seen, *r;
+    int i = 0;
+    char *line;
+
+    if (scratch == NULL)
+        return status;
+    seen = (const record **)sm_env_allocate_zeroed(scratch, (size_t)job->records + 1, sizeof *seen, &status);
+    for (r = job->first; seen != NULL && r != NULL; r = r->next)
+        seen[i++] = r;
+    for (i = 0; seen != NULL && i < job->records; i++)
+        if (seen[i]->index != i || seen[i]->worker != job->worker)
+            status = SM_INVALID_ARG;
+    line = sm_env_printf(scratch, &status, "worker %d: %d records checked", job->worker, job->records);
+    if (line != NULL && log->file != NULL) {
+        fprintf(log->file, "%s\n", line);
+        log->lines++;
+    }
+    if (status == SM_OK && job->worker % 2 == 0)
+        status = sm_env_destroy(scratch);   /* done with it; the others go with the request */
+    return status;
+}
+
 /* Builds the reply of one request with `workers` threads; runs in the stub's thread, whose
-   current environment is the request's. Returns the reply (NULL with *status on failure). */
-static record *manager_procedure(int request, int workers, sm_status *status)
+   current environment is the request's (request_env). Returns the reply (NULL with *status on
+   failure). */
+static record *manager_procedure(sm_env *request_env, audit_log *log, int request, int workers,
+                                 sm_status *status)
 {
     worker_job jobs[MAX_WORKERS];
     worker_thread threads[MAX_WORKERS];
@@ -167,6 +216,8 @@ static record *manager_procedure(int request, int workers, sm_status *status)
     for (i = 0; i < started; i++) {
         if (jobs[i].status != SM_OK && *status == SM_OK)
             *status = jobs[i].status;
+        if (*status == SM_OK)
+            *status = check_part(request_env, &jobs[i], log);
         if (jobs[i].first == NULL)
             continue;
         if (tail != NULL)
@@ -186,26 +237,37 @@ static int server_stub(int request, int workers)
     sm_status status;
     sm_stats stats;
     sm_env *env;
+    audit_log *log;
     record *reply, *r;
     size_t records = 0, text_bytes = 0;
     int ok;
 
-    env = sm_env_create(NULL, &status);
-    if (env == NULL) {
-        fprintf(stderr, "request %d: sm_env_create: %s\n", request, sm_status_string(status));
+    status = sm_enable_allocate();   /* RpcSmEnableAllocate: the stub thread's current environment */
+    if (status != SM_OK) {
+        fprintf(stderr, "request %d: sm_enable_allocate: %s\n", request, sm_status_message(status));
         return 1;
     }
-    status = sm_set_thread_handle(sm_env_handle(env));   /* the stub's current environment */
+    env = sm_current_env(&status);
+    log = (audit_log *)sm_allocate(sizeof *log, &status);
+    if (env == NULL || log == NULL) {
+        fprintf(stderr, "request %d: %s\n", request, sm_status_message(status));
+        sm_disable_allocate();
+        return 1;
+    }
+    log->file = tmpfile();
+    log->request = request;
+    log->lines = 0;
+    status = sm_env_add_cleanup(env, audit_close, log);
     if (status != SM_OK) {
-        fprintf(stderr, "request %d: sm_set_thread_handle: %s\n", request, sm_status_string(status));
-        sm_env_destroy(env);
+        audit_close(log);
+        sm_disable_allocate();
         return 1;
     }
 
-    reply = manager_procedure(request, workers, &status);
+    reply = manager_procedure(env, log, request, workers, &status);
     ok = status == SM_OK;
     if (!ok)
-        fprintf(stderr, "request %d: manager procedure: %s\n", request, sm_status_string(status));
+        fprintf(stderr, "request %d: manager procedure: %s\n", request, sm_status_message(status));
 
     /* "Marshal" the reply: here, walk it. */
     for (r = reply; r != NULL; r = r->next) {
@@ -223,11 +285,11 @@ static int server_stub(int request, int workers)
     else
         ok = 0;
 
-    /* The reply has been sent: everything the request allocated goes in one call. */
-    sm_set_thread_handle(NULL);
-    status = sm_env_destroy(env);
+    /* The reply has been sent: everything the request allocated goes in one call (first the
+       scratch environments still there, then the cleanup that closes the audit log). */
+    status = sm_disable_allocate();   /* RpcSmDisableAllocate */
     if (status != SM_OK) {
-        fprintf(stderr, "request %d: sm_env_destroy: %s\n", request, sm_status_string(status));
+        fprintf(stderr, "request %d: sm_disable_allocate: %s\n", request, sm_status_message(status));
         ok = 0;
     }
     return ok ? 0 : 1;

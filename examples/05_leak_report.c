@@ -1,7 +1,9 @@
 /* 05_leak_report.c - finding a leak with SM_TRACK: a request handler allocates with SM_ALLOCATE
    (which records __FILE__ and __LINE__) and forgets to mark some blocks free. sm_env_report
    lists what is still live per allocation site while the request runs, and the report function
-   in the configuration is called with the same list when the environment is disabled.
+   in the configuration is called with the same list when the environment is destroyed. A child
+   environment (sm_env_create_child), which inherits the configuration, reports its own leak
+   when its parent destroys it.
 
    Build by hand from the top directory (Debian: apt-get install libstb-dev):
        cc -std=c99 -O2 -pthread -I. $(pkg-config --cflags stb) examples/05_leak_report.c -o 05_leak_report
@@ -85,14 +87,20 @@ int main(void)
         if (i < 8)
             release(r);                /* the last two records are still in use */
     }
+    {
+        /* a sub-operation in a child environment, which forgets its reply */
+        sm_env *child = sm_env_create_child(env, NULL, &status);
+        if (!child || !SM_ENV_ALLOCATE(child, 100, &status))
+            return 1;
+    }
 
     printf("live blocks by site while the request runs (sm_env_report):\n");
     status = sm_env_report(env, print_site, &live);
     printf("  %s, %lu bytes live\n", sm_status_string(status), (unsigned long)live);
 
     (void)sm_set_thread_handle(NULL);
-    printf("still live when the environment is destroyed (sm_config.report):\n");
+    printf("still live when the environment is destroyed (sm_config.report), the child first:\n");
     status = sm_env_destroy(env);
     printf("  %s, %lu bytes were never marked free\n", sm_status_string(status), (unsigned long)leaked);
-    return status == SM_OK && leaked == live ? 0 : 1;
+    return status == SM_OK && leaked == live + 100 ? 0 : 1;
 }
