@@ -119,7 +119,8 @@ CONTENTS
    sm_env_handle(env)               the thread handle of env, for sm_set_thread_handle.
    The backing allocator (sm_config.alloc/free/context) is called for chunks, for the
    environment and for one small cursor per thread that allocates in it; free receives the size
-   that alloc was asked for. It must return memory aligned like malloc's.
+   that alloc was asked for. Its memory may have any alignment (a pool allocator's 8 bytes, even
+   1): smalloc asks for a granule more where it needs one and aligns what it places there.
 
 4. STRINGS, ZEROED BLOCKS, PRINTF
    Ordinary blocks of the environment (mark-free, describe and reports treat them as any other;
@@ -833,6 +834,7 @@ typedef struct sm__cursor {
     sm__chunk *last_chunk;        /* while both are unchanged, that block is its last allocation */
     uintptr_t last_top;
     void **bins;                  /* SM_RECYCLE: the marked-free blocks it may reuse, by size */
+    void *raw;                    /* what the backing allocator returned for it (not solo) */
 } sm__cursor;
 
 /* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
@@ -860,7 +862,8 @@ struct sm_env {
     sm__chunk **spares;           /* stb_ds array: chunks kept by reset, bitmaps cleared */
     sm__cursor **cursors;         /* stb_ds array */
     size_t backing_bytes, backing_peak;
-    size_t self_size;             /* bytes of this structure (with orphans) */
+    void *self_base;              /* what the backing allocator returned for this structure, */
+    size_t self_size;             /* and its size (with orphans and alignment slack) */
     unsigned flags;               /* SM_TRACK | SM_POISON | SM_RECYCLE */
     int cached;                   /* uses malloc, and with it the process-wide chunk cache */
     sm_report_fn *report;
@@ -1831,12 +1834,19 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     return block;
 }
 
+/* The bytes a cursor of env takes: SM_RECYCLE adds its lists, and there is room to align it
+   in memory of any alignment. */
+static size_t sm__cursor_bytes(const sm_env *env)
+{
+    return sizeof(sm__cursor) + ((env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0) + SM__GRAIN - 1;
+}
+
 /* A new cursor for the calling thread (room in env->cursors reserved), or NULL. The first
    thread takes the environment's own cursor, `solo`; with no flags, the allocation fast path
    then finds it without a lookup. Lock held. */
 static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
 {
-    size_t size = sizeof(sm__cursor) + ((env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0), got;
+    size_t size = sm__cursor_bytes(env), got;
     sm__cursor *c;
     if (!env->solo.thread) {
         /* zeroed by sm__env_init or parked; other threads read its `thread` meanwhile */
@@ -1844,10 +1854,12 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
         c->last_chunk = NULL;
         c->last_top = 0;
     } else {
-        c = (sm__cursor *)sm__obtain(env, size, size, &got, file, line);
-        if (!c)
+        unsigned char *raw = (unsigned char *)sm__obtain(env, size, size, &got, file, line);
+        if (!raw)
             return NULL;
+        c = (sm__cursor *)(void *)sm__grain_up(raw);
         memset(c, 0, sizeof *c);
+        c->raw = raw;
     }
     SM__STORE(&c->thread, SM__ME);
     c->next_size = env->chunk_size;
@@ -1869,7 +1881,7 @@ static void sm__cursor_delete(sm_env *env, sm__cursor *c, int held)
         SM__STORE(&c->thread, (const void *)NULL);
         return;
     }
-    sm__release(env, c, sizeof(sm__cursor) + (c->bins ? SM__BINS * sizeof(void *) : 0), held);
+    sm__release(env, c->raw, sm__cursor_bytes(env), held);
 }
 
 /* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
@@ -2352,7 +2364,8 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 {
     sm_config cfg;
     sm_env *env;
-    size_t chunk, self;
+    void *raw;
+    size_t chunk, self, got;
     int slotted, cached;
     *status = SM_INVALID_ARG;
     if (config) {
@@ -2385,21 +2398,27 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         return env;
     }
     *status = SM_OUT_OF_MEMORY;
-    env = NULL;
+    raw = NULL;
     /* with the cache, the global lock is taken once, for the memory and the handle */
     if (cached) {
         sm__global_lock();
-        env = (sm_env *)sm__cache_take(self, self, &self, 1);
+        raw = sm__cache_take(self, self, &self, 1);
+        got = self;
     }
-    if (!env)
-        env = (sm_env *)cfg.alloc(cfg.context, self, NULL, 0);
-    if (!env) {
+    if (!raw) {
+        /* a backing allocator may align its memory to less than a granule: room to align */
+        got = self + (cached ? 0 : SM__GRAIN - 1);
+        raw = cfg.alloc(cfg.context, got, NULL, 0);
+    }
+    if (!raw) {
         if (cached)
             sm__global_unlock();
         return NULL;
     }
+    env = (sm_env *)(void *)sm__grain_up((unsigned char *)raw);
     memset(env, 0, self);
-    env->backing_bytes = env->self_size = self;
+    env->self_base = raw;
+    env->backing_bytes = env->self_size = got;
     sm__env_init(env, &cfg, chunk, cached);
     slotted = sm__mutex_init(&env->lock);
     if (slotted && !cached)
@@ -2413,7 +2432,7 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         sm__global_unlock();
     }
     if (!slotted) {
-        cfg.free(cfg.context, env, self);
+        cfg.free(cfg.context, raw, got);
         return NULL;
     }
     *status = SM_OK;
@@ -2549,8 +2568,8 @@ static void sm__env_free(sm_env *env)
     stbds_arrfree(env->cleanups);
     stbds_arrfree(env->children);
     sm__mutex_destroy(&env->lock);
-    if (!held || !sm__cache_put(env, env->self_size, 1))
-        release(context, env, env->self_size);
+    if (!held || !sm__cache_put(env->self_base, env->self_size, 1))
+        release(context, env->self_base, env->self_size);
     if (held)
         sm__global_unlock();
 }

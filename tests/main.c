@@ -35,6 +35,7 @@ int main(void)
     suite_cache();
     suite_strings();
     suite_cleanups();
+    suite_backing();
     suite_thread();
     return th_summary();
 }

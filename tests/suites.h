@@ -16,4 +16,5 @@ void suite_poison(void);
 void suite_cache(void);
 void suite_strings(void);
 void suite_cleanups(void);
+void suite_backing(void);
 #endif
