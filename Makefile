@@ -1,6 +1,6 @@
 # smalloc - build, test and run the examples.
 #
-#   make demo        build and run every example (examples/NN_topic.c)
+#   make demo        build and run every example (examples/NN_topic.c) whose libraries are there
 #   make test        compile checks (two-file link, SMALLOC_STATIC, C++, exported symbols, the
 #                    README's quick start), then the test suite; the last line is "N passed, M failed"
 #   make examples    build the examples only
@@ -21,7 +21,11 @@
 #   make clean       remove build/
 #
 # Missing Debian packages (libstb-dev, pkg-config, g++, clang, the sanitizer runtime, valgrind)
-# are installed with apt-get when make runs as root; otherwise make names them and stops.
+# are installed with apt-get when make runs as root (unless DEPS_INSTALL=no); otherwise make
+# names them and stops. `make demo` goes on without a library an example needs (cJSON, Lua):
+# it runs the others and names at the end the examples it skipped and the packages to install.
+# stb_ds.h is taken from STB_CFLAGS when given (STB_CFLAGS=-I/path/to/stb), else from a copy
+# beside smalloc.h, else from libstb-dev.
 # Override anything on the command line: make CC=clang CFLAGS='-O0 -g' test
 
 CC      ?= cc
@@ -47,9 +51,10 @@ WARN = -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototype
 CXXWARN = -Wall -Wextra -Wpedantic -Wshadow -Wcast-align -Wcast-qual -Wundef \
           -Wpointer-arith -Wwrite-strings -Wredundant-decls -Wformat=2
 
-# stb_ds.h (Debian libstb-dev). Evaluated when used, so `make deps` can install it first.
+# stb_ds.h: STB_CFLAGS when given; else none for a copy beside smalloc.h; else Debian's
+# libstb-dev, through pkg-config (evaluated when used, so `make deps` can install it first).
 # Its directory is searched with -isystem: stb_ds's own code is not ours to keep warning-free.
-STB_CFLAGS ?= $(shell $(PKG_CONFIG) --cflags stb 2>/dev/null)
+STB_CFLAGS ?= $(if $(wildcard stb_ds.h),,$(shell $(PKG_CONFIG) --cflags stb 2>/dev/null))
 STB_INC     = $(patsubst -I%,-isystem %,$(STB_CFLAGS))
 
 CPPFLAGS ?=
@@ -103,8 +108,10 @@ all: examples $(TEST_BIN)
 # ---------------------------------------------------------------------------------------------
 # Dependencies. $(call ensure,CHECK,PACKAGE): run CHECK; if it fails, install PACKAGE with
 # apt-get when we are root (apt-get update first if the install fails), else name it and fail.
+# DEPS_INSTALL=no: never install, only name.
+DEPS_INSTALL ?= auto
 ensure = if ! ( $(1) ) >/dev/null 2>&1; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  if [ "$(DEPS_INSTALL)" != no ] && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "make: installing $(2)"; \
 	    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends $(2) \
 	    || { DEBIAN_FRONTEND=noninteractive apt-get update \
@@ -116,9 +123,25 @@ ensure = if ! ( $(1) ) >/dev/null 2>&1; then \
 	  fi; \
 	fi
 
+# stb_ds.h beside smalloc.h or in a directory STB_CFLAGS names (-I, -isystem) will do; only
+# without one is libstb-dev needed. STB_CFLAGS given by the user must name one.
 deps:
 	@$(call ensure,command -v $(PKG_CONFIG),pkg-config)
-	@$(call ensure,test -f /usr/include/stb/stb_ds.h && $(PKG_CONFIG) --exists stb,libstb-dev)
+	@set -- $(STB_CFLAGS); found=; if [ -f stb_ds.h ]; then found=stb_ds.h; fi; \
+	 while [ $$# -gt 0 ] && [ -z "$$found" ]; do \
+	   case "$$1" in \
+	     -I|-isystem|-iquote|-idirafter) if [ $$# -gt 1 ]; then shift; fi; d=$$1 ;; \
+	     -I*) d=$${1#-I} ;; -isystem*) d=$${1#-isystem} ;; *) d= ;; \
+	   esac; \
+	   if [ -n "$$d" ] && [ -f "$$d/stb_ds.h" ]; then found=$$d/stb_ds.h; fi; shift; \
+	 done; \
+	 if [ -z "$$found" ]; then \
+	   case '$(origin STB_CFLAGS)' in environment*|command*|override) \
+	     echo "make: STB_CFLAGS='$(STB_CFLAGS)' names no directory with stb_ds.h (nor is there one beside smalloc.h)" >&2; \
+	     exit 1 ;; \
+	   esac; \
+	   $(call ensure,test -f /usr/include/stb/stb_ds.h && $(PKG_CONFIG) --exists stb,libstb-dev); \
+	 fi
 
 deps-cxx: deps
 	@$(call ensure,command -v $(CXX),g++)
@@ -239,10 +262,31 @@ $(BUILD)/examples/%: examples/%.c $(HEADER) Makefile | deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(EXCFLAGS_$*) $(ALL_CFLAGS) $< -o $@ $(ALL_LDFLAGS) $(EXLIBS_$*) $(LDLIBS)
 
-demo: $(ALL_EXAMPLE_BINS)
-	@set -e; $(foreach b,$(ALL_EXAMPLE_BINS),\
-	  echo; echo "=== $(b) $(DEMO_ARGS_$(notdir $(b)))"; ./$(b) $(DEMO_ARGS_$(notdir $(b)));) \
-	echo; echo "demo: all $(words $(ALL_EXAMPLE_BINS)) examples ran"
+# `make demo` runs every example it can build. One that needs a library (LIB_EXAMPLES) is built
+# when its deps-* target succeeds, which installs the library when make runs as root; the others
+# are named once at the end, each with the Debian package that would enable it.
+DEMO_DEPS_06_cjson = deps-cjson
+DEMO_PKG_06_cjson  = libcjson-dev
+DEMO_DEPS_07_lua   = deps-lua
+DEMO_PKG_07_lua    = liblua5.4-dev
+DEMO_LIB_EXAMPLES  = $(patsubst examples/%.c,%,$(LIB_EXAMPLE_SRCS))
+
+demo: $(EXAMPLE_BINS)
+	@set -e; built=' $(EXAMPLE_BINS) '; skipped=; pkgs=; n=0; mkdir -p $(BUILD); \
+	 $(foreach x,$(DEMO_LIB_EXAMPLES),\
+	   if $(MAKE) -s --no-print-directory $(DEMO_DEPS_$(x)) > $(BUILD)/demo-deps.log 2>&1; then \
+	     cat $(BUILD)/demo-deps.log; \
+	     $(MAKE) -q --no-print-directory $(BUILD)/examples/$(x) 2>/dev/null \
+	       || $(MAKE) --no-print-directory $(BUILD)/examples/$(x); \
+	     built="$${built}$(BUILD)/examples/$(x) "; \
+	   else skipped="$$skipped, $(x) ($(DEMO_PKG_$(x)))"; pkgs="$$pkgs $(DEMO_PKG_$(x))"; fi;) \
+	 $(foreach b,$(ALL_EXAMPLE_BINS),case "$$built" in (*' $(b) '*) \
+	   echo; echo "=== $(b) $(DEMO_ARGS_$(notdir $(b)))"; ./$(b) $(DEMO_ARGS_$(notdir $(b))); \
+	   n=$$((n + 1)) ;; esac;) \
+	 echo; \
+	 if [ -z "$$skipped" ]; then echo "demo: all $$n examples ran"; \
+	 else echo "demo: $$n examples ran; skipped for want of a library: $${skipped#, }"; \
+	      echo "demo: to run them too: apt-get install$$pkgs (or run make demo as root)"; fi
 
 # ---------------------------------------------------------------------------------------------
 # Sanitizers (clang) and Valgrind.

@@ -1,9 +1,11 @@
-# Packaging (issue 5, "Consuming the library"): make install / uninstall, and the consumer tests.
+# Packaging: make install / uninstall, and the consumer tests.
 #
 #   make install [PREFIX=/usr/local] [DESTDIR=]   smalloc.h, smalloc.pc and the CMake package files
 #   make uninstall [PREFIX=...] [DESTDIR=]        removes exactly what install wrote (its manifest)
 #   make consumers    builds and runs a consumer project for each way of using smalloc, from
-#                     scratch in build/consumers/ (tests/consumers/*.sh; the README's snippets)
+#                     scratch in build/consumers/ (tests/consumers/*.sh): the README's snippets,
+#                     and the Makefile's dependency check and `make demo` without libstb-dev or
+#                     libcjson-dev (make-deps)
 #
 # Installed (paths may be overridden one by one; all must be absolute):
 #   $(INCLUDEDIR)/smalloc.h                             INCLUDEDIR   = $(PREFIX)/include
@@ -93,8 +95,8 @@ uninstall:
 
 # ---------------------------------------------------------------------------------------------
 # Consumer projects, each built from scratch in build/consumers/NAME and run (it prints OK).
-# Each runs the README's snippets for its way (tests/consumers/lib.sh extracts them).
-CONSUMERS = copy submodule cmake-subdir cmake-package make-install
+# The first five run the README's snippets for their way (tests/consumers/lib.sh extracts them).
+CONSUMERS = copy submodule cmake-subdir cmake-package make-install make-deps
 CONSUMER_ENV = SMALLOC_REPO='$(CURDIR)' CONSUMERS_DIR='$(abspath $(BUILD))/consumers' \
                CMAKE='$(CMAKE)' GIT='$(GIT)' PKG_CONFIG='$(PKG_CONFIG)'
 
