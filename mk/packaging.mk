@@ -4,8 +4,9 @@
 #   make uninstall [PREFIX=...] [DESTDIR=]        removes exactly what install wrote (its manifest)
 #   make consumers    builds and runs a consumer project for each way of using smalloc, from
 #                     scratch in build/consumers/ (tests/consumers/*.sh): the README's snippets,
-#                     and the Makefile's dependency check and `make demo` without libstb-dev or
-#                     libcjson-dev (make-deps)
+#                     each way a program can trip over stb_ds (stb-ds), and the Makefile's
+#                     dependency check and `make demo` without libstb-dev or libcjson-dev
+#                     (make-deps); docs/testing.md lists what each checks
 #
 # Installed (paths may be overridden one by one; all must be absolute):
 #   $(INCLUDEDIR)/smalloc.h                             INCLUDEDIR   = $(PREFIX)/include
@@ -96,7 +97,7 @@ uninstall:
 # ---------------------------------------------------------------------------------------------
 # Consumer projects, each built from scratch in build/consumers/NAME and run (it prints OK).
 # The first five run the README's snippets for their way (tests/consumers/lib.sh extracts them).
-CONSUMERS = copy submodule cmake-subdir cmake-package make-install make-deps
+CONSUMERS = copy submodule cmake-subdir cmake-package make-install stb-ds make-deps
 CONSUMER_ENV = SMALLOC_REPO='$(CURDIR)' CONSUMERS_DIR='$(abspath $(BUILD))/consumers' \
                CMAKE='$(CMAKE)' GIT='$(GIT)' PKG_CONFIG='$(PKG_CONFIG)'
 
