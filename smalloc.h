@@ -4,12 +4,12 @@
    Do this in exactly one C file of your program:
 
        #define SMALLOC_IMPLEMENTATION
-       #define SMALLOC_STB_DS_IMPLEMENTATION   (only if no other file compiles stb_ds)
        #include "smalloc.h"
 
    and include "smalloc.h" plainly everywhere else. The implementation needs C99 (or C++) and
-   stb_ds.h on the include path (Debian: libstb-dev; `pkg-config --cflags stb`); build with
-   -pthread on POSIX systems.
+   stb_ds.h beside smalloc.h or on the include path (Debian: libstb-dev, which it finds by
+   itself; `pkg-config --cflags stb`); it compiles the part of stb_ds it uses privately. Build
+   with -pthread on POSIX systems.
 
 CONTENTS
    1. What it is                                  8. Client allocator pair
@@ -39,9 +39,11 @@ CONTENTS
 
 2. OPTIONS (define before including the header)
    SMALLOC_IMPLEMENTATION          compile the implementation into this file.
-   SMALLOC_STB_DS_IMPLEMENTATION   also compile stb_ds's implementation here (with
-                                   SMALLOC_IMPLEMENTATION), for programs that do not already;
-                                   stb_ds.h must not have been included before in that file.
+   SMALLOC_STB_DS_IMPLEMENTATION   not needed (accepted, for programs written for 0.2.0): the
+                                   implementation compiles the part of stb_ds it uses itself,
+                                   with internal linkage, and exports no stbds_* symbol. A file
+                                   that compiles stb_ds (STB_DS_IMPLEMENTATION) before it includes
+                                   the implementation lends that one to smalloc instead.
    SMALLOC_STATIC                  give every function internal linkage (static); for programs
                                    that include the implementation privately in one file.
    SMALLOC_DEF                     the linkage of the public functions (default: extern, or static
@@ -69,7 +71,7 @@ CONTENTS
    SMALLOC_REALLOC(p, n), SMALLOC_FREE(p)
                                    the allocator of smalloc's bookkeeping (the stb_ds containers and
                                    the table of thread handles; default realloc and free). Used for
-                                   stb_ds only when SMALLOC_STB_DS_IMPLEMENTATION compiles it here.
+                                   stb_ds too, unless the file compiles stb_ds itself beforehand.
    Version: SMALLOC_VERSION_MAJOR, _MINOR, _PATCH, SMALLOC_VERSION (MAJOR*10000 + MINOR*100 +
    PATCH) and SMALLOC_VERSION_STRING.
 
@@ -278,9 +280,10 @@ CONTENTS
    are kept; sm_cache_trim(keep) gives the rest back to free and returns how many bytes it gave.
    Environments with their own backing allocator never use the cache.
    Bookkeeping failures: stb_ds does not check realloc. smalloc grows its containers before it
-   changes anything, and when SMALLOC_STB_DS_IMPLEMENTATION compiles stb_ds here, a failed growth
-   returns to smalloc, which reports SM_OUT_OF_MEMORY with nothing changed. With a program's own
-   stb_ds implementation, its STBDS_REALLOC decides what a failure does.
+   changes anything, and a failed growth in its own copy of stb_ds returns to smalloc, which
+   reports SM_OUT_OF_MEMORY with nothing changed. When the file compiles stb_ds itself before
+   smalloc's implementation (and smalloc uses that copy), its STBDS_REALLOC decides what a
+   failure does.
 
 13. REVISION HISTORY
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
@@ -558,16 +561,185 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
 #define SMALLOC_FREE(p)       free(p)
 #endif
 
-/* stb_ds holds the bookkeeping. When it is compiled here, its growth goes through
-   sm__stbds_realloc, which turns a failure into a jump back to the smalloc call that asked for
-   room (sm__reserve), so nothing has changed yet when SM_OUT_OF_MEMORY is returned. */
-#ifdef SMALLOC_STB_DS_IMPLEMENTATION
+/* stb_ds holds the bookkeeping: stb_ds.h (v0.67 tested; Debian's libstb-dev), found beside
+   smalloc.h, on the include path or as <stb/stb_ds.h>. smalloc compiles the part it uses here,
+   under names of its own (sm__stbds_*) with internal linkage, so a program never compiles
+   stb_ds for smalloc, and smalloc exports no stbds_* symbol (two libraries that embed it with
+   SMALLOC_STATIC link together). Its growth goes through sm__stbds_realloc, which turns a
+   failure into a jump back to the smalloc call that asked for room (sm__reserve), so nothing
+   has changed yet when SM_OUT_OF_MEMORY is returned. A file that compiles stb_ds's own
+   implementation (STB_DS_IMPLEMENTATION) before this one shares it with smalloc instead.
+   When smalloc is the first to include stb_ds.h, stb_ds's short names (arrlen, ...) stay out of
+   the file; and the warnings the file turns on are not raised inside stb_ds.h, whose code is
+   not ours to change. */
+#if defined(__has_include)
+#if __has_include("stb_ds.h")
+#define SMALLOC__STB_DS_H "stb_ds.h"
+#elif __has_include(<stb/stb_ds.h>)
+#define SMALLOC__STB_DS_H <stb/stb_ds.h>
+#else
+#error "smalloc.h needs stb_ds.h: install Debian's libstb-dev, or put stb_ds.h from https://github.com/nothings/stb (v0.67 tested) beside smalloc.h or in a directory given with -I. Nothing to define: smalloc compiles the part of stb_ds it uses."
+/* The compiler stops at this #include. The "./" is for gcc before 13, which stays silent about a
+   file that __has_include has looked for in vain. */
+#define SMALLOC__STB_DS_H "./stb_ds.h"
+#endif
+#else
+#define SMALLOC__STB_DS_H "stb_ds.h"
+#endif
+
+#if defined(STB_DS_IMPLEMENTATION)
+/* The file's own stb_ds implementation, with its names and its STBDS_REALLOC. */
+#undef SMALLOC_STB_DS_IMPLEMENTATION
+#else
+#ifndef SMALLOC_STB_DS_IMPLEMENTATION
+#define SMALLOC_STB_DS_IMPLEMENTATION
+#endif
+#define SMALLOC__STB_DS_PRIVATE
+/* stb_ds's external names, made smalloc's own. */
+#define stbds_rand_seed     sm__stbds_rand_seed
+#define stbds_hash_bytes    sm__stbds_hash_bytes
+#define stbds_hash_string   sm__stbds_hash_string
+#define stbds_stralloc      sm__stbds_stralloc
+#define stbds_strreset      sm__stbds_strreset
+#define stbds_arrgrowf      sm__stbds_arrgrowf
+#define stbds_arrfreef      sm__stbds_arrfreef
+#define stbds_hmfree_func   sm__stbds_hmfree_func
+#define stbds_hmget_key     sm__stbds_hmget_key
+#define stbds_hmget_key_ts  sm__stbds_hmget_key_ts
+#define stbds_hmput_default sm__stbds_hmput_default
+#define stbds_hmput_key     sm__stbds_hmput_key
+#define stbds_hmdel_key     sm__stbds_hmdel_key
+#define stbds_shmode_func   sm__stbds_shmode_func
+#endif
+#ifndef INCLUDE_STB_DS_H
+#ifndef STBDS_NO_SHORT_NAMES
+#define STBDS_NO_SHORT_NAMES
+#define SMALLOC__STBDS_SHORT_NAMES_OFF
+#endif
+#endif
+
+#if defined(__clang__)
+#pragma clang diagnostic push
+#pragma clang diagnostic ignored "-Weverything"
+#elif defined(__GNUC__) && __GNUC__ * 100 + __GNUC_MINOR__ >= 406
+/* gcc has no switch for every warning: these are the ones a strict build may turn on, and
+   -Wpragmas keeps quiet about those this gcc, or this language, does not know. */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wpragmas"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wundef"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#pragma GCC diagnostic ignored "-Wfloat-conversion"
+#pragma GCC diagnostic ignored "-Warith-conversion"
+#pragma GCC diagnostic ignored "-Wcast-qual"
+#pragma GCC diagnostic ignored "-Wcast-align"
+#pragma GCC diagnostic ignored "-Wshadow"
+#pragma GCC diagnostic ignored "-Wunused"
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+#pragma GCC diagnostic ignored "-Wunused-variable"
+#pragma GCC diagnostic ignored "-Wunused-but-set-variable"
+#pragma GCC diagnostic ignored "-Wunused-macros"
+#pragma GCC diagnostic ignored "-Wredundant-decls"
+#pragma GCC diagnostic ignored "-Wmissing-declarations"
+#pragma GCC diagnostic ignored "-Wmissing-prototypes"
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#pragma GCC diagnostic ignored "-Wold-style-definition"
+#pragma GCC diagnostic ignored "-Wold-style-declaration"
+#pragma GCC diagnostic ignored "-Wc++-compat"
+#pragma GCC diagnostic ignored "-Wbad-function-cast"
+#pragma GCC diagnostic ignored "-Wdeclaration-after-statement"
+#pragma GCC diagnostic ignored "-Wjump-misses-init"
+#pragma GCC diagnostic ignored "-Wnested-externs"
+#pragma GCC diagnostic ignored "-Wtraditional"
+#pragma GCC diagnostic ignored "-Wtraditional-conversion"
+#pragma GCC diagnostic ignored "-Wdouble-promotion"
+#pragma GCC diagnostic ignored "-Wfloat-equal"
+#pragma GCC diagnostic ignored "-Wnull-dereference"
+#pragma GCC diagnostic ignored "-Wclobbered"
+#pragma GCC diagnostic ignored "-Wimplicit-fallthrough"
+#pragma GCC diagnostic ignored "-Wswitch-default"
+#pragma GCC diagnostic ignored "-Wswitch-enum"
+#pragma GCC diagnostic ignored "-Wlogical-op"
+#pragma GCC diagnostic ignored "-Wduplicated-branches"
+#pragma GCC diagnostic ignored "-Wduplicated-cond"
+#pragma GCC diagnostic ignored "-Wstrict-overflow"
+#pragma GCC diagnostic ignored "-Wpadded"
+#pragma GCC diagnostic ignored "-Wvla"
+#pragma GCC diagnostic ignored "-Wwrite-strings"
+#pragma GCC diagnostic ignored "-Wpointer-arith"
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#pragma GCC diagnostic ignored "-Wuseless-cast"
+#pragma GCC diagnostic ignored "-Wzero-as-null-pointer-constant"
+#pragma GCC diagnostic ignored "-Wextra-semi"
+#pragma GCC diagnostic ignored "-Wsuggest-attribute=pure"
+#pragma GCC diagnostic ignored "-Wsuggest-attribute=const"
+#pragma GCC diagnostic ignored "-Wsuggest-attribute=malloc"
+#pragma GCC diagnostic ignored "-Wstack-protector"
+#pragma GCC diagnostic ignored "-Winline"
+#elif defined(_MSC_VER)
+#pragma warning(push, 0)
+#endif
+
+#ifdef SMALLOC__STB_DS_PRIVATE
+/* Declared static before stb_ds.h declares them extern, so that they keep internal linkage. */
+#ifdef __cplusplus
+extern "C" {
+#endif
+struct stbds_string_arena;
+static void   stbds_rand_seed(size_t seed);
+static size_t stbds_hash_bytes(void *p, size_t len, size_t seed);
+static size_t stbds_hash_string(char *str, size_t seed);
+static char  *stbds_stralloc(struct stbds_string_arena *a, char *str);
+static void   stbds_strreset(struct stbds_string_arena *a);
+/* A call, not inlined: sm__reserve calls it under setjmp, and nothing of it may live in that frame. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#elif defined(_MSC_VER)
+__declspec(noinline)
+#endif
+static void  *stbds_arrgrowf(void *a, size_t elemsize, size_t addlen, size_t min_cap);
+static void   stbds_arrfreef(void *a);
+static void   stbds_hmfree_func(void *a, size_t elemsize);
+static void  *stbds_hmget_key(void *a, size_t elemsize, void *key, size_t keysize, int mode);
+static void  *stbds_hmget_key_ts(void *a, size_t elemsize, void *key, size_t keysize, ptrdiff_t *temp,
+                                 int mode);
+static void  *stbds_hmput_default(void *a, size_t elemsize);
+static void  *stbds_hmput_key(void *a, size_t elemsize, void *key, size_t keysize, int mode);
+static void  *stbds_hmdel_key(void *a, size_t elemsize, void *key, size_t keysize, size_t keyoffset,
+                              int mode);
+static void  *stbds_shmode_func(size_t elemsize, int mode);
+#ifdef __cplusplus
+}
+#endif
 static void *sm__stbds_realloc(void *p, size_t n);
+#undef STBDS_REALLOC
+#undef STBDS_FREE
 #define STBDS_REALLOC(context, p, n) ((void)(context), sm__stbds_realloc((p), (n)))
 #define STBDS_FREE(context, p)       ((void)(context), SMALLOC_FREE(p))
 #define STB_DS_IMPLEMENTATION
+#include SMALLOC__STB_DS_H
+#undef STB_DS_IMPLEMENTATION
+#undef SMALLOC__STB_DS_PRIVATE
+#elif !defined(INCLUDE_STB_DS_H)
+#include SMALLOC__STB_DS_H
 #endif
-#include "stb_ds.h"
+
+#if defined(__clang__)
+#pragma clang diagnostic pop
+#elif defined(__GNUC__) && __GNUC__ * 100 + __GNUC_MINOR__ >= 406
+#pragma GCC diagnostic pop
+#elif defined(_MSC_VER)
+#pragma warning(pop)
+#endif
+#ifdef SMALLOC__STBDS_SHORT_NAMES_OFF
+#undef STBDS_NO_SHORT_NAMES
+#undef SMALLOC__STBDS_SHORT_NAMES_OFF
+#endif
 
 /* ---------------------------------------------------------------------------------------- */
 /* Platform layer: alignment, bit scans, atomics, locks, thread-local storage, thread exit. */
