@@ -109,7 +109,9 @@ CONTENTS
    sm_env_reallocate(env, node, old_size, new_size, &status)   grows or shrinks node. Shrinking
        stays in place; so does growing the last block of the calling thread's chunk while the
        chunk has room, or growing within the block's usable size. Otherwise a new block is
-       allocated, old_size bytes (new_size if fewer) are copied and node is marked free; with
+       allocated, old_size bytes (new_size if fewer) are copied and node is marked free (a node
+       with a chunk of its own gives that chunk back at once, so a large block grown by steps
+       holds memory in proportion to its final size); with
        SM_TRACK the new block keeps node's site. node NULL allocates new_size bytes. A node
        that is not a live block of env, or an old_size larger than its usable size:
        NULL + SM_INVALID_ARG, nothing changed. SM_OUT_OF_MEMORY: node is untouched.
@@ -243,6 +245,17 @@ CONTENTS
    before that.
    A thread keeps its cursor in an environment until the environment is destroyed; a new thread
    may take over the cursor of one that has exited.
+   fork (POSIX threads): a child process may go on using every environment it inherited
+   (allocate, mark free, reset, destroy), from the thread that called fork, even if other
+   threads were inside smalloc at that moment: pthread_atfork handlers, installed with the
+   first environment, take smalloc's locks around the fork. Without fork (Windows) there is
+   nothing to do; with SMALLOC_C11_THREADS there are no fork hooks, so fork only while no other
+   thread is inside smalloc.
+   Callbacks: report functions and cleanups run with no lock of smalloc held. The backing
+   allocator is called with the environment's lock held when a chunk or cursor is added: it may
+   call smalloc on other environments, not on that one, and it must return (report failure with
+   NULL, never by longjmp or a C++ exception). None of them may call fork.
+   Signals: no smalloc function is async-signal-safe.
 
 12. COSTS
    sm_env_allocate, sm_allocate: a bump in the calling thread's cursor; no lock, hash lookup or
@@ -1013,7 +1026,8 @@ typedef struct sm__cursor {
    destroyed environment can still read its slot's generation, which destroy bumps. */
 typedef struct sm__slot {
     uintptr_t gen;
-    sm_env *env;
+    sm_env *env;                  /* the environment its handles name now, or NULL */
+    sm_env *holder;               /* the environment holding the slot, even while parked */
     size_t next_free;             /* free list: index + 1, 0 at the end */
 } sm__slot;
 
@@ -1110,16 +1124,27 @@ static size_t sm__slot_count;
 static size_t sm__free_slot;
 static sm_raise_fn *sm__raise_handler;
 
+/* Two process-wide locks: sm__global for the handle table, sm__cache_mutex for the chunk cache.
+   They and the environments' locks are taken in one order: global, then an environment's, then
+   the cache's (the fork handlers take them all so); nothing takes the global lock while it
+   holds an environment's. */
 #if defined(SMALLOC_C11_THREADS) && !defined(SMALLOC_NO_THREADS) && !defined(_WIN32)
-static sm__mutex sm__global;
-static once_flag sm__global_once = ONCE_FLAG_INIT;
-static void sm__global_init(void) { (void)mtx_init(&sm__global, mtx_plain); }
-static void sm__global_lock(void) { call_once(&sm__global_once, sm__global_init); (void)mtx_lock(&sm__global); }
+static sm__mutex sm__global, sm__cache_mutex;
+static once_flag sm__locks_once = ONCE_FLAG_INIT;
+static void sm__locks_init(void)
+{
+    (void)mtx_init(&sm__global, mtx_plain);
+    (void)mtx_init(&sm__cache_mutex, mtx_plain);
+}
+static void sm__global_lock(void) { call_once(&sm__locks_once, sm__locks_init); (void)mtx_lock(&sm__global); }
+static void sm__cache_lock(void) { call_once(&sm__locks_once, sm__locks_init); (void)mtx_lock(&sm__cache_mutex); }
 #else
-static sm__mutex sm__global = SM__MUTEX_INIT;
+static sm__mutex sm__global = SM__MUTEX_INIT, sm__cache_mutex = SM__MUTEX_INIT;
 static void sm__global_lock(void) { sm__lock(&sm__global); }
+static void sm__cache_lock(void) { sm__lock(&sm__cache_mutex); }
 #endif
 static void sm__global_unlock(void) { sm__unlock(&sm__global); }
+static void sm__cache_unlock(void) { sm__unlock(&sm__cache_mutex); }
 
 #if defined(SMALLOC_NO_THREADS)
 static sm_raise_fn *sm__exchange_fn(sm_raise_fn **p, sm_raise_fn *v) { sm_raise_fn *o = *p; *p = v; return o; }
@@ -1305,6 +1330,7 @@ static int sm__slot_acquire(sm_env *env)
     }
     gen = SM__LOAD(&s->gen);
     SM__STORE_REL(&s->env, env);
+    s->holder = env;
     env->slot = s;
     env->handle = gen << SM__IDX_BITS | (uintptr_t)(i + 1);
     return 1;
@@ -1332,6 +1358,7 @@ static void sm__slot_renew(sm_env *env)
 static void sm__slot_release(sm_env *env)
 {
     sm__slot *s = env->slot;
+    s->holder = NULL;
     if (SM__LOAD(&s->gen) <= SM__GEN_MAX) {
         s->next_free = sm__free_slot;
         sm__free_slot = (size_t)(env->handle & SM__IDX_MASK);
@@ -1349,6 +1376,69 @@ static sm__slot *sm__slot_lookup(sm_thread_handle h)
     s = sm__slot_at(i - 1);
     return SM__LOAD_ACQ(&s->gen) == gen && SM__LOAD_ACQ(&s->env) ? s : NULL;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* fork                                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+/* A child process may go on using the environments it inherited, from the thread that called
+   fork, even if other threads were inside smalloc at that moment. Before the fork, the prepare
+   handler takes every lock of smalloc in the one order (global, each environment's in the
+   order of their slots, the cache's), so that no structure is halfway through a change; after
+   it, the parent releases them, and so does the child, which also forgets the mark-frees that
+   other threads had in progress (they never finish there, and a rollback would wait for them).
+   POSIX threads only: there is no fork on Windows, and C11 threads have no fork hooks. */
+#if !defined(SMALLOC_NO_THREADS) && !defined(_WIN32) && !defined(SMALLOC_C11_THREADS)
+static void sm__fork_each(void (*fn)(sm_env *env))
+{
+    size_t i;
+    for (i = 0; i < sm__slot_count; i++)
+        if (sm__slot_at(i)->holder)
+            fn(sm__slot_at(i)->holder);
+}
+
+static void sm__fork_lock(sm_env *env) { sm__lock(&env->lock); }
+static void sm__fork_unlock(sm_env *env) { sm__unlock(&env->lock); }
+
+static void sm__fork_forget(sm_env *env)
+{
+    ptrdiff_t i;
+    for (i = 0; i < stbds_arrlen(env->chunks); i++)
+        env->chunks[i]->inflight = 0;
+    sm__unlock(&env->lock);
+}
+
+static void sm__fork_prepare(void)
+{
+    sm__global_lock();
+    sm__fork_each(sm__fork_lock);
+    sm__cache_lock();
+}
+
+static void sm__fork_parent(void)
+{
+    sm__cache_unlock();
+    sm__fork_each(sm__fork_unlock);
+    sm__global_unlock();
+}
+
+static void sm__fork_child(void)
+{
+    sm__cache_unlock();
+    sm__fork_each(sm__fork_forget);
+    sm__global_unlock();
+}
+
+/* Installs the handlers once, with the first environment. Global lock held. */
+static int sm__fork_hooked;
+static void sm__fork_hook(void)
+{
+    if (!sm__fork_hooked)
+        sm__fork_hooked = pthread_atfork(sm__fork_prepare, sm__fork_parent, sm__fork_child) == 0;
+}
+#else
+static void sm__fork_hook(void) { }
+#endif
 
 /* ---------------------------------------------------------------------------------------- */
 /* The page map: from any address to the chunk that holds it, without a lock                */
@@ -1473,8 +1563,8 @@ static sm__chunk *sm__chunk_of(uintptr_t a)
 
 /* Memory that environments using malloc have released (chunks, the environments themselves,
    cursors), kept for the next ones: a program that creates an environment per request then
-   stops calling malloc and faulting in fresh pages. Sorted by size, under sm__global, which
-   creating an environment takes anyway; never on an allocation's fast path. */
+   stops calling malloc and faulting in fresh pages. Sorted by size, under sm__cache_mutex;
+   never on an allocation's fast path. */
 typedef struct sm__spare { void *p; size_t size; } sm__spare;
 #define SM__CACHE_ENTRIES 256
 static sm__spare *sm__cache;      /* stb_ds array */
@@ -1495,13 +1585,13 @@ static size_t sm__cache_lower(size_t size)
 }
 
 /* The smallest cached block of min..max bytes, its size in *got; NULL if there is none.
-   held: the caller holds the global lock. */
+   held: the caller holds the cache lock. */
 static void *sm__cache_take(size_t min, size_t max, size_t *got, int held)
 {
     void *p = NULL;
     size_t i;
     if (!held)
-        sm__global_lock();
+        sm__cache_lock();
     i = sm__cache_lower(min);
     if (i < stbds_arrlenu(sm__cache) && sm__cache[i].size <= max) {
         p = sm__cache[i].p;
@@ -1510,7 +1600,7 @@ static void *sm__cache_take(size_t min, size_t max, size_t *got, int held)
         stbds_arrdel(sm__cache, i);
     }
     if (!held)
-        sm__global_unlock();
+        sm__cache_unlock();
     if (p)
         sm__show(p, *got);
     return p;
@@ -1523,7 +1613,7 @@ static int sm__cache_put(void *p, size_t size, int held)
     void *grown;
     sm__hide(p, size);   /* before it is shared: a taker shows it again */
     if (!held)
-        sm__global_lock();
+        sm__cache_lock();
     if (size <= SMALLOC_CACHE_SIZE - sm__cache_bytes && stbds_arrlenu(sm__cache) < SM__CACHE_ENTRIES &&
         sm__reserve(sm__cache, sizeof *sm__cache, 1, &grown)) {
         size_t i, n;
@@ -1540,7 +1630,7 @@ static int sm__cache_put(void *p, size_t size, int held)
         kept = 1;
     }
     if (!held)
-        sm__global_unlock();
+        sm__cache_unlock();
     if (!kept)
         sm__show(p, size);
     return kept;
@@ -1552,7 +1642,7 @@ SMALLOC_DEF size_t sm_cache_trim(size_t keep)
 {
     size_t released = 0;
     sm__spare_envs_free();   /* the calling thread's released environments first */
-    sm__global_lock();
+    sm__cache_lock();
     while (sm__cache_bytes > keep) {
         /* the largest first: fewest calls for the most memory */
         sm__spare e = stbds_arrpop(sm__cache);
@@ -1565,7 +1655,7 @@ SMALLOC_DEF size_t sm_cache_trim(size_t keep)
         stbds_arrfree(sm__cache);
         sm__cache = NULL;
     }
-    sm__global_unlock();
+    sm__cache_unlock();
     return released;
 }
 
@@ -1593,7 +1683,7 @@ static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const
     return p;
 }
 
-/* held: the caller holds the global lock (destroy gives everything back under one). */
+/* held: the caller holds the cache lock (destroy gives everything back under one). */
 static void sm__release(sm_env *env, void *p, size_t size, int held)
 {
     env->backing_bytes -= size;
@@ -1946,7 +2036,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     if (need > c->next_size / 4) {
         /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
         size_t total, most, offset;
-        unsigned char *base, *header;
+        unsigned char *header;
         ch = sm__spare_take(env, need, 1);
         if (ch) {
             /* one this environment kept when it was parked: still in the page map */
@@ -1957,6 +2047,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
             ch->limit = ch->payload + sm__round(size);
             ch->single_freed = 0;
         } else {
+            unsigned char *base;
             if (!sm__add(need, SM__HEADER + SM__GRAIN, &total) || !sm__add(total, total / 4, &most))
                 return NULL;
             if (total < SM__MIN_CHUNK)
@@ -2359,9 +2450,11 @@ static SM__INLINE int sm__free_fast(sm_env *env, sm__cursor *c, uintptr_t p)
     if (!(w & bit))
         return -1;
     if (w & ~(bit | (bit - 1)))
-        return sm__fetch_or(&c->chunk->freed[i / SM__WBITS], bit) & bit ? (int)SM_INVALID_ARG : (int)SM_OK;
-    if ((used / SM__GRAIN - 1) / SM__WBITS == i / SM__WBITS)
-        return (int)sm__free_last(env, c, i);
+        return (sm__fetch_or(&c->chunk->freed[i / SM__WBITS], bit) & bit) ? (int)SM_INVALID_ARG : (int)SM_OK;
+    if ((used / SM__GRAIN - 1) / SM__WBITS == i / SM__WBITS) {
+        sm_status st = sm__free_last(env, c, i);
+        return (int)st;
+    }
     return -1;
 }
 
@@ -2570,38 +2663,28 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         return env;
     }
     *status = SM_OUT_OF_MEMORY;
-    raw = NULL;
-    /* with the cache, the global lock is taken once, for the memory and the handle */
-    if (cached) {
-        sm__global_lock();
-        raw = sm__cache_take(self, self, &self, 1);
-        got = self;
-    }
+    raw = cached ? sm__cache_take(self, self, &self, 0) : NULL;
+    got = self;
     if (!raw) {
         /* a backing allocator may align its memory to less than a granule: room to align */
         got = self + (cached ? 0 : SM__GRAIN - 1);
         raw = cfg.alloc(cfg.context, got, NULL, 0);
     }
-    if (!raw) {
-        if (cached)
-            sm__global_unlock();
+    if (!raw)
         return NULL;
-    }
     env = (sm_env *)(void *)sm__grain_up((unsigned char *)raw);
     memset(env, 0, self);
     env->self_base = raw;
     env->backing_bytes = env->self_size = got;
     sm__env_init(env, &cfg, chunk, cached);
     slotted = sm__mutex_init(&env->lock);
-    if (slotted && !cached)
-        sm__global_lock();
     if (slotted) {
+        sm__global_lock();
+        sm__fork_hook();
         slotted = sm__slot_acquire(env);
+        sm__global_unlock();
         if (!slotted)
             sm__mutex_destroy(&env->lock);
-        sm__global_unlock();
-    } else if (cached) {
-        sm__global_unlock();
     }
     if (!slotted) {
         cfg.free(cfg.context, raw, got);
@@ -2682,7 +2765,7 @@ static int sm__env_park(sm_env *env)
 {
     ptrdiff_t i;
     size_t kept = 0;
-    sm__cursor *keep;
+    sm__cursor *keep, **cursors;
     if (!env->cached || sm__t.nspare_envs >= SM__SPARE_ENVS || SM__LOAD(&env->slot->gen) >= SM__GEN_MAX ||
         !sm__self())
         return 0;
@@ -2690,13 +2773,14 @@ static int sm__env_park(sm_env *env)
     /* this thread's solo cursor stays on its chunk: the next create here allocates at once */
     keep = SM__LOAD(&env->solo.thread) == SM__ME ? &env->solo : NULL;
     sm__env_clear(env, keep, 1);
-    if (stbds_arrlen(env->cursors) > (keep != NULL)) {
-        for (i = 0; i < stbds_arrlen(env->cursors); i++)
-            if (env->cursors[i] != keep)
-                sm__cursor_delete(env, env->cursors[i], 0);
-        stbds_header(env->cursors)->length = 0;
+    cursors = env->cursors;
+    if (cursors && stbds_arrlenu(cursors) > (size_t)(keep != NULL)) {
+        for (i = 0; i < stbds_arrlen(cursors); i++)
+            if (cursors[i] != keep)
+                sm__cursor_delete(env, cursors[i], 0);
+        stbds_header(cursors)->length = 0;
         if (keep)
-            SM__ARRPUT(env->cursors, keep);   /* it was there: the room is */
+            SM__ARRPUT(cursors, keep);   /* it was there: the room is */
     }
     for (i = 0; i < stbds_arrlen(env->spares);) {
         sm__chunk *ch = env->spares[i];
@@ -2721,13 +2805,15 @@ static void sm__env_free(sm_env *env)
 {
     ptrdiff_t i;
     sm_backing_free_fn *release = env->free;
-    void *context = env->context;
+    void *context = env->context, *self_base;
+    size_t self_size;
     int held = env->cached;
-    /* one acquisition of the global lock for the slot and, with the cache, every piece */
     sm__global_lock();
     sm__slot_release(env);
-    if (!held)
-        sm__global_unlock();
+    sm__global_unlock();
+    /* with the cache, its lock is taken once for every piece */
+    if (held)
+        sm__cache_lock();
     for (i = 0; i < stbds_arrlen(env->chunks); i++)
         sm__chunk_dispose(env, env->chunks[i], held);
     for (i = 0; i < stbds_arrlen(env->spares); i++)
@@ -2740,10 +2826,13 @@ static void sm__env_free(sm_env *env)
     stbds_arrfree(env->cleanups);
     stbds_arrfree(env->children);
     sm__mutex_destroy(&env->lock);
-    if (!held || !sm__cache_put(env->self_base, env->self_size, 1))
-        release(context, env->self_base, env->self_size);
+    /* read before the memory goes to the cache, whose tools then see it as undefined */
+    self_base = env->self_base;
+    self_size = env->self_size;
+    if (!held || !sm__cache_put(self_base, self_size, 1))
+        release(context, self_base, self_size);
     if (held)
-        sm__global_unlock();
+        sm__cache_unlock();
 }
 
 /* Gives back the environments the calling thread keeps. */
@@ -2759,6 +2848,18 @@ static void sm__spare_envs_free(void)
 
 /* Everything the environment holds goes back (or waits in the calling thread's cache);
    handles to it become stale first. */
+/* The end of an environment whose children and cleanups are done: its report, then its memory
+   goes back (or it waits in the calling thread's cache). */
+static void sm__env_finish(sm_env *env)
+{
+    if (env->report)
+        (void)sm__report(env, env->report, env->report_user, 1);
+    if (sm__env_park(env))
+        return;
+    sm__slot_stale(env);
+    sm__env_free(env);
+}
+
 static void sm__child_leave(sm_env *child);
 static void sm__env_unwind(sm_env *env);
 
@@ -2766,12 +2867,7 @@ static void sm__env_delete(sm_env *env)
 {
     sm__child_leave(env);
     sm__env_unwind(env);
-    if (env->report)
-        (void)sm__report(env, env->report, env->report_user, 1);
-    if (sm__env_park(env))
-        return;
-    sm__slot_stale(env);
-    sm__env_free(env);
+    sm__env_finish(env);
 }
 
 SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
@@ -2965,7 +3061,15 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
     q = sm__allocate_in(env, c, new_size, SM__GRAIN, status, file, line, cursor);
     if (q) {
         memcpy(q, node, old_size < new_size ? old_size : new_size);
-        (void)sm__free_in(env, *cursor, node);
+        if (w.ch->starts) {
+            (void)sm__free_in(env, *cursor, node);
+        } else {
+            /* a block with a chunk of its own: the chunk goes back now, so that a block grown
+               by steps holds memory in proportion to its final size */
+            sm__lock(&env->lock);
+            sm__single_drop(env, w.ch);
+            sm__unlock(&env->lock);
+        }
     }
     return q;
 }
@@ -3172,19 +3276,31 @@ static void sm__child_leave(sm_env *child)
    to take an entry off, as cleanups may run on other threads what they start. */
 static void sm__env_unwind(sm_env *env)
 {
-    while (stbds_arrlen(env->children) > 0 || stbds_arrlen(env->cleanups) > 0) {
+    /* A walk down the tree, not a recursion (children may nest as deep as a program likes):
+       `at` goes down to its newest child, and once a node has nothing left it is finished and
+       the walk goes back up through its `parent`, which a child taken off its parent's list
+       keeps for that. */
+    sm_env *at = env;
+    for (;;) {
         sm_env *child = NULL;
         sm__cleanup c = { NULL, NULL };
-        sm__lock(&env->lock);
-        if (stbds_arrlen(env->children) > 0) {
-            child = stbds_arrpop(env->children);
-            child->parent = NULL;
-        } else {
-            c = stbds_arrpop(env->cleanups);
+        if (stbds_arrlen(at->children) == 0 && stbds_arrlen(at->cleanups) == 0) {
+            sm_env *up = at->parent;
+            if (at == env)
+                return;
+            at->parent = NULL;
+            sm__env_finish(at);
+            at = up;
+            continue;
         }
-        sm__unlock(&env->lock);
+        sm__lock(&at->lock);
+        if (stbds_arrlen(at->children) > 0)
+            child = stbds_arrpop(at->children);   /* its parent stays set: the way back */
+        else
+            c = stbds_arrpop(at->cleanups);
+        sm__unlock(&at->lock);
         if (child)
-            sm__env_delete(child);
+            at = child;
         else
             c.fn(c.data);
     }
@@ -3209,6 +3325,7 @@ SMALLOC_DEF sm_status sm_env_add_cleanup(sm_env *env, sm_cleanup_fn *fn, void *d
     return st;
 }
 
+/* cppcheck-suppress constParameter ; the contract's signature, the twin of sm_env_add_cleanup */
 SMALLOC_DEF sm_status sm_env_remove_cleanup(sm_env *env, sm_cleanup_fn *fn, void *data)
 {
     ptrdiff_t i;
@@ -3247,9 +3364,9 @@ static sm_status sm__child_adopt(sm_env *parent, sm_env *child)
 SMALLOC_DEF sm_env *sm_env_create_child(sm_env *parent, const sm_config *config, sm_status *status)
 {
     sm_config cfg;
-    sm_env *child;
     sm_status st = SM_INVALID_ARG;
     if (parent) {
+        sm_env *child;
         if (!config) {
             memset(&cfg, 0, sizeof cfg);
             cfg.chunk_size = parent->chunk_size;
@@ -3433,6 +3550,24 @@ static int sm__exit_hook(sm__thread *rec)
     sm__global_unlock();
     return ok && sm__key_set(sm__key, rec);
 }
+
+/* A shared library that embeds smalloc (SMALLOC_STATIC) may be unloaded once its environments
+   are destroyed: its thread-exit key goes with it, so that threads that exit later do not call
+   into code that is gone. Where the compiler runs functions at unload (gcc, clang; not on
+   Windows, whose fiber-local storage would call the hook for every thread at once). */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+__attribute__((destructor)) static void sm__unload(void)
+{
+    if (sm__key_made) {
+#if defined(SMALLOC_C11_THREADS)
+        tss_delete(sm__key);
+#else
+        (void)pthread_key_delete(sm__key);
+#endif
+        sm__key_made = 0;
+    }
+}
+#endif
 #endif
 
 static sm__thread *sm__self(void)

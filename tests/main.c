@@ -36,6 +36,7 @@ int main(void)
     suite_strings();
     suite_cleanups();
     suite_backing();
+    suite_fork();
     suite_thread();
     return th_summary();
 }

@@ -17,4 +17,5 @@ void suite_cache(void);
 void suite_strings(void);
 void suite_cleanups(void);
 void suite_backing(void);
+void suite_fork(void);
 #endif

@@ -415,6 +415,31 @@ TEST(child_out_of_memory)
     (void)made;
 }
 
+/* Children nested deeper than a recursion could go: destroyed deepest first, each once. */
+static size_t nested_done;
+static void count_nested(void *data)
+{
+    size_t depth = (size_t)data;
+    CHECK_EQ_SIZE(depth, 100000 - 1 - nested_done);   /* the deepest first */
+    nested_done++;
+}
+
+TEST(children_nested_deep)
+{
+    sm_env *root = sm_env_create(NULL, NULL), *at;
+    size_t i;
+    REQUIRE(root != NULL);
+    at = root;
+    for (i = 0; i < 100000; i++) {
+        at = sm_env_create_child(at, NULL, NULL);
+        REQUIRE(at != NULL);
+        CHECK_EQ_INT(sm_env_add_cleanup(at, count_nested, (void *)i), SM_OK);
+    }
+    nested_done = 0;
+    CHECK_EQ_INT(sm_env_destroy(root), SM_OK);
+    CHECK_EQ_SIZE(nested_done, 100000);
+}
+
 #ifndef SMALLOC_NO_THREADS
 /* Several threads create, use and destroy children of one parent, and add cleanups to it. */
 enum { CT_THREADS = 4, CT_CHILDREN = 200 };
@@ -487,6 +512,7 @@ void suite_cleanups(void)
     RUN(reset_destroys_children);
     RUN(child_config_copied);
     RUN(child_out_of_memory);
+    RUN(children_nested_deep);
 #ifndef SMALLOC_NO_THREADS
     RUN(children_from_threads);
 #endif

@@ -212,20 +212,59 @@ TEST(realloc_grow_moves)
     CHECK(sm_env_reallocate(env, q, 100, TC_ROUND(100), &st) == q);
     CHECK_EQ_INT(st, SM_OK);
     CHECK(tu_check(q, 30, 1));
-    /* a block with a chunk of its own, grown: moves as well */
+    /* a block with a chunk of its own, grown: moves as well, and its old chunk goes back at
+       once (not marked free: a block grown by steps must not hold every old copy) */
     a = (unsigned char *)sm_env_allocate(env, 5000, NULL);
     REQUIRE(a != NULL);
     tu_fill(a, 5000, 3);
     REQUIRE(sm_env_allocate(env, 8, NULL) != NULL);
-    q = (unsigned char *)sm_env_reallocate(env, a, 5000, 9000, &st);
+    {
+        size_t held = c.live_blocks;
+        q = (unsigned char *)sm_env_reallocate(env, a, 5000, 9000, &st);
+        CHECK_EQ_SIZE(c.live_blocks, held);   /* a chunk for a chunk */
+    }
     CHECK_EQ_INT(st, SM_OK);
     REQUIRE(q != NULL);
     CHECK(q != a);
     CHECK(tu_check(q, 5000, 3));
     CHECK(all_bytes(q + 5000, 4000, FRESH));
-    CHECK_EQ_SIZE(tu_stats(env).freed_blocks, 3);
+    CHECK_EQ_SIZE(tu_stats(env).freed_blocks, 2);
+    CHECK_EQ_INT(sm_env_describe(env, a, &info), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_free(env, a), SM_INVALID_ARG);
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
     CHECK_EQ_SIZE(c.live_bytes, 0);
+}
+
+/* A large block grown by small steps holds memory in proportion to its final size, with or
+   without SM_RECYCLE (API.md section 14): 4 KiB to 64 KiB by 64 bytes. */
+TEST(realloc_grow_by_steps)
+{
+    unsigned flags;
+    for (flags = 0; flags <= SM_RECYCLE; flags += SM_RECYCLE) {
+        tc_alloc c;
+        sm_config cfg;
+        sm_env *env;
+        unsigned char *p;
+        size_t size = 4096;
+        tc_init(&c);
+        cfg = tc_config(&c, 0);
+        cfg.flags = flags;
+        env = sm_env_create(&cfg, NULL);
+        REQUIRE(env != NULL);
+        p = (unsigned char *)sm_env_allocate(env, size, NULL);
+        REQUIRE(p != NULL);
+        tu_fill(p, size, 9);
+        while (size < 65536) {
+            p = (unsigned char *)sm_env_reallocate(env, p, size, size + 64, NULL);
+            REQUIRE(p != NULL);
+            size += 64;
+        }
+        CHECK(tu_check(p, 4096, 9));
+        CHECK(c.peak_bytes < 4 * 65536 + 16384);   /* was 32 MiB in 961 chunks */
+        CHECK(tu_stats(env).chunks <= 3);
+        CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+        CHECK_EQ_SIZE(c.live_bytes, 0);
+    }
 }
 
 /* Nodes that are not live blocks of the environment, and an old_size larger than the block:
@@ -512,6 +551,7 @@ void suite_realloc(void)
     RUN(realloc_shrink_in_place);
     RUN(realloc_grow_last_in_place);
     RUN(realloc_grow_moves);
+    RUN(realloc_grow_by_steps);
     RUN(realloc_refused_nodes);
     RUN(realloc_out_of_memory);
     RUN(realloc_overflow);
