@@ -3043,7 +3043,10 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
             SM__STORE_REL(&c->top, (uintptr_t)w.start + n);
         if (in_place && (env->flags & SM_POISON)) {
             size_t ext = last ? n : w.size, kept = old_size < new_size ? old_size : new_size;
-            sm__show(w.start + kept, new_size - kept);   /* the kept bytes stay defined */
+            /* old_size may reach past the size first asked for (up to the usable size): those
+               bytes are the caller's too now */
+            sm__reveal(w.start, kept);
+            sm__show(w.start + kept, new_size - kept);
             sm__poison(w.start + new_size, (ext > w.size ? ext : w.size) - new_size);
         }
     }
@@ -3060,6 +3063,8 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
     }
     q = sm__allocate_in(env, c, new_size, SM__GRAIN, status, file, line, cursor);
     if (q) {
+        if (env->flags & SM_POISON)
+            sm__reveal(node, old_size < new_size ? old_size : new_size);   /* as in place above */
         memcpy(q, node, old_size < new_size ? old_size : new_size);
         if (w.ch->starts) {
             (void)sm__free_in(env, *cursor, node);

@@ -253,6 +253,39 @@ TEST(poison_off_untouched)
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
 }
 
+/* sm_env_reallocate with an old_size past the size first asked for (within the usable size):
+   those bytes are the caller's, in place and when the block moves (ASan stopped inside smalloc). */
+TEST(poison_realloc_old_size_usable)
+{
+    tc_alloc c;
+    sm_env *env;
+    unsigned char *p, *q;
+    sm_status st = SM_INVALID_ARG;
+    size_t i;
+    tc_init(&c);
+    env = poison_env(&c, 0, 0);
+    REQUIRE(env != NULL);
+    p = (unsigned char *)sm_env_allocate(env, 10, NULL);   /* usable: a granule */
+    REQUIRE(p != NULL);
+    CHECK(sm_env_allocate(env, 8, NULL) != NULL);         /* p is not the last: it moves */
+    memset(p, 7, 10);
+    q = (unsigned char *)sm_env_reallocate(env, p, G, 100, &st);
+    CHECK_EQ_INT(st, SM_OK);
+    REQUIRE(q != NULL && q != p);
+    for (i = 0; i < 10; i++)
+        CHECK_EQ_INT(q[i], 7);
+    CHECK(accessible(q, 100));
+    /* in place: the last block grows, old_size again past the size asked for */
+    p = (unsigned char *)sm_env_allocate(env, 20, NULL);
+    REQUIRE(p != NULL);
+    q = (unsigned char *)sm_env_reallocate(env, p, 2 * G, 40, &st);
+    CHECK(q == p);
+    CHECK(accessible(q, 40));
+    memset(q, 1, 40);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK_EQ_SIZE(c.live_bytes, 0);
+}
+
 /* Memory from the chunk cache is accessible again in the next environment, flags or not. */
 TEST(poison_cache_reuse_accessible)
 {
@@ -290,6 +323,7 @@ void suite_poison(void)
     RUN(poison_reset);
     RUN(poison_tail);
     RUN(poison_recycle);
+    RUN(poison_realloc_old_size_usable);
     RUN(poison_off_untouched);
     RUN(poison_cache_reuse_accessible);
 }
