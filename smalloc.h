@@ -2270,13 +2270,12 @@ typedef struct sm__where {
     int live;
 } sm__where;
 
-/* The block of env that contains p (inside: anywhere in it; else p must be its start).
-   Lock held. */
-static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
+/* The block of env that contains p (inside: anywhere in it; else p must be its start), ch
+   being the chunk the page map gave for p (or NULL). Lock held. */
+static int sm__locate_in(const sm_env *env, sm__chunk *ch, uintptr_t p, int inside, sm__where *w)
 {
     size_t g, j, topg;
     uintptr_t top;
-    sm__chunk *ch = sm__chunk_of(p);
     if (!ch || SM__LOAD(&ch->env) != env)
         return 0;
     w->ch = ch;
@@ -2306,6 +2305,11 @@ static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
     w->size = (w->end - j) * SM__GRAIN;
     w->live = !sm__bit(ch->freed, j);
     return 1;
+}
+
+static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
+{
+    return sm__locate_in(env, sm__chunk_of(p), p, inside, w);
 }
 
 /* Waits until no other thread is inside a mark-free of a block of ch (see sm__free_other). */
@@ -2491,7 +2495,7 @@ static void sm__single_drop(sm_env *env, sm__chunk *ch)
 }
 
 /* Blocks of single chunks, and any block of an environment with flags: under the lock. */
-static sm_status sm__free_slow(sm_env *env, uintptr_t p)
+static sm_status sm__free_slow(sm_env *env, sm__chunk *ch, uintptr_t p)
 {
     sm_status st = SM_INVALID_ARG;
     sm__cursor *c;
@@ -2500,7 +2504,7 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
         st = sm__free_local(env, c, p, 1);
-    } else if (sm__locate(env, p, 0, &w) && w.live) {
+    } else if (sm__locate_in(env, ch, p, 0, &w) && w.live) {
         if (!w.ch->starts) {
             if (c && c->last_single == w.ch && c->last_chunk == c->chunk &&
                 c->last_top == SM__LOAD(&c->top)) {
@@ -2541,7 +2545,7 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, uintptr_t p)
     if (!ch || SM__LOAD(&ch->env) != env)
         return SM_INVALID_ARG;
     if (env->flags || !ch->starts)
-        return sm__free_slow(env, p);
+        return sm__free_slow(env, ch, p);
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p, 0) : SM_INVALID_ARG;
