@@ -5,11 +5,15 @@
    there are, with sizes from 0 to larger than a chunk and sizes that overflow; mark-free, describe
    and reallocate live, marked-free, interior, foreign and stale pointers; get and set the thread
    handle, live, stale and made up; swap and use the client allocator pair; stats and leak
-   reports; new threads that enable, then disable or exit; backing- and bookkeeping-allocator
-   failures injected at chosen calls. Each result is compared with a small model of what must be
-   true (which blocks are live and where, which status each call must return, what the figures
-   and reports must say), and any difference aborts with the operation, what was expected and
-   what came back, so libFuzzer records the input.
+   reports; new threads that enable, then disable or exit; zeroed blocks, string and memory
+   copies, printf; the current environment and status messages; cleanups (added, removed, and
+   run by destroy, reset, disable and thread exit, some of them allocating and adding cleanups
+   while they run); child environments, nested, with their parent's configuration or their own;
+   backing- and bookkeeping-allocator failures injected at chosen calls. Each result is compared
+   with a small model of what must be true (which blocks are live and where, which status each
+   call must return, what the figures and reports must say, which callbacks run in what order),
+   and any difference aborts with the operation, what was expected and what came back, so
+   libFuzzer records the input.
 
    What the model checks, besides every status:
      - blocks are aligned, distinct and do not overlap any live block of any environment;
@@ -26,6 +30,26 @@
      - SM_POISON: marked-free memory is poisoned for AddressSanitizer (in ASan builds);
      - after destroy, disable or the exit of a thread that still owned environments, every
        byte went back to the backing allocator and the report function saw what was live;
+     - zeroed, strdup, strndup, memdup, printf and vprintf: an ordinary block of the size asked
+       (count * size, the copy's length + 1, the formatted length + 1; site NULL and 0) whose
+       contents are right (zeros, the bytes copied and the terminating 0, snprintf's output);
+       an overflowing count * size fails without a backing-allocator call; NULL arguments are
+       SM_INVALID_ARG and failures change nothing;
+     - sm_current_env is the model's current environment, or NULL with the status the model
+       says; sm_status_message is never NULL;
+     - cleanups: the model keeps each environment's registrations (an injected failure leaves
+       them unchanged; remove takes the most recent one of exactly that pair). Every cleanup
+       and every call of a report function is logged, and after each destroy, reset, disable
+       and thread exit the log must be exactly what the model expects: the children destroyed
+       first, last created first, grandchildren before children, each with its cleanups and
+       then its report; then the environment's own cleanups, last added first, once each, a
+       cleanup added by a running one next; then its report. A cleanup checks the pattern of
+       its environment's live blocks (nothing was released yet), and some allocate there and
+       add another cleanup, which must run too. No callback runs in any other operation;
+     - children: their handles are stale, their blocks gone and their backing allocator's bytes
+       back once their parent went (a child with config NULL shares its parent's allocator and
+       report function: the bytes held for an allocator are those of the environments using
+       it); a parent's figures never include its children's blocks;
      - at the end of every input nothing is left: no environment, no current environment, the
        default client pair, an empty chunk cache.
    Which of SM_TRACK, SM_POISON, SM_RECYCLE and a report function sm_env_create accepts is
@@ -40,6 +64,7 @@
 #include "fuzz.h"
 
 #include <stdarg.h>
+#include <wchar.h>
 #ifndef SMALLOC_NO_THREADS
 #include <pthread.h>
 #endif
@@ -101,6 +126,9 @@ struct fz_align_probe { char c; union { long double ld; long long ll; double d; 
 #define FZ_SMALL_MAX   ((size_t)64 << 10)   /* the largest request to malloc-backed memory */
 #define FZ_WINDOW      128                  /* bytes of pattern at each end of a block */
 #define FZ_UNKNOWN     ((size_t)-1)         /* usable size not known exactly (SM_RECYCLE) */
+#define FZ_MAX_CLEANUPS 32                  /* registrations per environment */
+#define FZ_MAX_EVENTS  8192                 /* cleanups run and report calls in one operation */
+#define FZ_TEXT        9000                 /* the longest string the string operations copy */
 
 /* Allocation sites for the _at variants; plain calls have FZ_SITE_NONE (NULL, 0). rank: the
    order reports must follow ("in order of file and line", NULL first). */
@@ -139,7 +167,26 @@ typedef struct fz_collect {
     int unknown;                  /* a site the fuzzer never used */
     int last_rank, unordered;     /* the order of the calls */
     const sm_env *env;            /* set: the callback calls smalloc on it (allowed) */
+    int logged;                   /* an environment's (sm_config.report_user): calls go to the log */
 } fz_collect;
+
+/* A cleanup registration: which of the fuzzer's functions (enum fz_cleanup) and its data. */
+typedef struct fz_reg {
+    int fn;
+    void *data;
+} fz_reg;
+
+/* What ran inside one operation, in order: cleanups and calls of report functions. */
+enum { FZ_EV_CLEANUP, FZ_EV_REPORT };
+typedef struct fz_event {
+    int kind;
+    int fn;                       /* cleanup: its function, data and, for FZ_CL_ALLOC, whether */
+    void *data;                   /* the cleanup it added was registered */
+    int added;
+    const fz_collect *col;        /* report: whose report_user, the site (-1: unknown), figures */
+    int site;
+    size_t blocks, bytes;
+} fz_event;
 
 typedef struct fz_env {
     int alive;
@@ -152,7 +199,14 @@ typedef struct fz_env {
     int small;                    /* malloc-backed: requests kept small (libFuzzer's malloc limit) */
     int report;                   /* sm_config.report set */
     fz_ctx ctx;
-    fz_collect col;               /* what the report function received */
+    fz_collect col;               /* its report_user: the report function's calls are logged */
+    int parent;                   /* sm_env_create_child: the parent's index, else -1 */
+    unsigned long born;           /* creation order (children go last created first) */
+    int ctxo, colo;               /* whose ctx and col the configuration names: its own, or an
+                                     ancestor's for a child created with config NULL */
+    int ncl;
+    fz_reg cl[FZ_MAX_CLEANUPS];   /* its cleanups, in the order they were added */
+    int doomed;                   /* going in the operation being checked */
 } fz_env;
 
 enum { FZ_EMPTY, FZ_LIVE, FZ_FREED };
@@ -221,6 +275,13 @@ static struct fz_state {
     int c_alloc_pair, c_free_pair;
     size_t c_size;
     void *c_freed;
+    /* the log of callbacks of the current operation */
+    fz_event ev[FZ_MAX_EVENTS];
+    int nev;
+    int in_cleanup;               /* a cleanup of env cl_env is allocating: blocks are not */
+    int cl_env;                   /* described, other environments' memory may be free */
+    int unwind_root;              /* the environment being destroyed or reset, or -1 */
+    fz_reg cl_stack[2 * FZ_MAX_CLEANUPS];   /* the simulation's copy of a cleanup list */
 } G;
 
 /* Process-wide: what the probe found, and handles of earlier inputs. */
@@ -231,6 +292,13 @@ static sm_client_free_fn *fz_def_free;
 static sm_thread_handle fz_old[FZ_MAX_OLD];
 static unsigned fz_nold;
 static unsigned char fz_static_buf[256];
+/* The data of cleanups: FZ_CDATA slots per environment, whose index the address gives. */
+static unsigned char fz_cdata[FZ_MAX_ENVS][FZ_CDATA];
+/* Printable text without a 0 before its end: the sources of the string operations. */
+static char fz_text[FZ_TEXT + 1];
+/* A wide string that the C library may fail to convert (printf's %ls). */
+static const wchar_t fz_badwide[] = { 0x41, (wchar_t)0x10FFFF, (wchar_t)0xD800, 0x42, 0 };
+static const char *volatile fz_nofmt;   /* NULL, which the compiler cannot know */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Reporting a mismatch                                                                       */
@@ -379,10 +447,30 @@ static sm_client_free_fn *fz_free_fn(int pair)
          : pair == FZ_P_B ? fz_client_free_b : NULL;
 }
 
+/* A new entry of the log of callbacks. */
+static fz_event *fz_event_new(int kind)
+{
+    fz_event *ev;
+    if (G.nev >= FZ_MAX_EVENTS)
+        fz_fail("more than %d cleanups and report calls in one operation", FZ_MAX_EVENTS);
+    ev = &G.ev[G.nev++];
+    memset(ev, 0, sizeof *ev);
+    ev->kind = kind;
+    ev->site = -1;
+    return ev;
+}
+
 static void fz_report_cb(void *user, const char *file, int line, size_t blocks, size_t bytes)
 {
     fz_collect *col = (fz_collect *)user;
+    fz_event *ev = NULL;
     int k;
+    if (col->logged) {
+        ev = fz_event_new(FZ_EV_REPORT);
+        ev->col = col;
+        ev->blocks = blocks;
+        ev->bytes = bytes;
+    }
     if (col->env) {
         /* "fn may call smalloc, even on env": this must neither deadlock nor fail */
         sm_stats s;
@@ -399,6 +487,8 @@ static void fz_report_cb(void *user, const char *file, int line, size_t blocks, 
             col->calls[k]++;
             col->blocks[k] += blocks;
             col->bytes[k] += bytes;
+            if (ev)
+                ev->site = k;
             return;
         }
     }
@@ -474,6 +564,13 @@ static int fz_explicit(int e)
     return e >= 0 && G.envs[e].alive && !G.envs[e].enabled;
 }
 
+/* A live environment whose sm_env the fuzzer knows: explicit ones, and enabled ones through
+   sm_current_env. */
+static int fz_known(int e)
+{
+    return e >= 0 && G.envs[e].alive && G.envs[e].env != NULL;
+}
+
 /* The live block of env e that starts at q, or -1. */
 FZ_NOCOV static int fz_live_at(int e, uintptr_t q)
 {
@@ -542,14 +639,29 @@ static int fz_overlap(uintptr_t a, size_t an, uintptr_t b, size_t bn)
     return a < b + bn && b < a + an;
 }
 
+/* Env i is a child, grandchild... of env e. */
+static int fz_descends(int i, int e)
+{
+    while (i >= 0 && (i = G.envs[i].parent) >= 0)
+        if (i == e)
+            return 1;
+    return 0;
+}
+
 /* A block now occupies [p, p + n): no live block may overlap it, and marked-free blocks there
-   were reclaimed (rolled back or recycled) or their memory went back and came again. */
+   were reclaimed (rolled back or recycled) or their memory went back and came again. While a
+   cleanup of env e runs in the destroy or reset of env r, the descendants of r destroyed
+   before it (all but e's ancestors) are gone, though the model forgets them only after the
+   operation: their memory may come again. */
 FZ_NOCOV static void fz_claim(int self, uintptr_t p, size_t n)
 {
     int i;
     for (i = 0; i < G.nblocks; i++) {
         fz_block *b = &G.blocks[i];
         if (i == self || b->state == FZ_EMPTY || !fz_overlap(p, n, (uintptr_t)b->p, b->umin))
+            continue;
+        if (G.in_cleanup && b->state == FZ_LIVE && b->env != G.cl_env &&
+            fz_descends(b->env, G.unwind_root) && !fz_descends(G.cl_env, b->env))
             continue;
         if (b->state == FZ_LIVE)
             fz_fail("the block at %p (%zu usable bytes, env %d) overlaps the live block at %p "
@@ -594,6 +706,14 @@ static void fz_pin(int i, const char *call)
     b->umin = b->umax = info.size;
 }
 
+static void fz_pin_unless_unwinding(int i, const char *call)
+{
+    /* inside a cleanup the environment is being destroyed or reset: the contract lets the
+       cleanup allocate there, not describe */
+    if (!G.in_cleanup)
+        fz_pin(i, call);
+}
+
 /* A new live block of env e: checked and recorded, filled with its pattern. */
 static int fz_add(int e, void *ptr, size_t size, size_t align, int site, unsigned id, const char *call)
 {
@@ -627,7 +747,7 @@ static int fz_add(int e, void *ptr, size_t size, size_t align, int site, unsigne
     b->id = id;
     b->site = site;
     b->seq = ++G.seq;
-    fz_pin(i, call);
+    fz_pin_unless_unwinding(i, call);
     fz_claim(i, (uintptr_t)p, b->umin);
     fz_fill(p, id, size);
     return i;
@@ -693,6 +813,29 @@ static void fz_stats(int e, sm_stats *s)
     fz_status("sm_env_stats", st, SM_OK);
 }
 
+/* The counting allocator of environment o holds exactly what the live environments using it
+   (o, and children of it created with config NULL) say they hold. */
+FZ_NOCOV static void fz_ctx_check(int o, const char *when)
+{
+    const fz_ctx *c = &G.envs[o].ctx;
+    size_t sum = 0;
+    int i, n = 0;
+    for (i = 0; i < G.nenvs; i++) {
+        sm_stats s;
+        if (!G.envs[i].alive || !G.envs[i].counted || G.envs[i].ctxo != o)
+            continue;
+        if (!G.envs[i].env)
+            return;               /* another thread's: not known here */
+        fz_stats(i, &s);
+        sum += s.backing_bytes;
+        n++;
+    }
+    if (sum != c->live_bytes || (!n && c->live_blocks))
+        fz_fail("%s: the backing allocator of environment %d holds %zu bytes in %zu blocks, but "
+                "the %d live environment(s) using it hold %zu", when, o, c->live_bytes,
+                c->live_blocks, n, sum);
+}
+
 /* The figures of an explicit environment against the model. */
 static void fz_check_stats(int e)
 {
@@ -723,12 +866,11 @@ static void fz_check_stats(int e)
         fz_fail("sm_env_stats: live %zu blocks %zu bytes, marked free %zu blocks %zu bytes; "
                 "expected %zu, %zu, %zu, %zu", s.live_blocks, s.live_bytes, s.freed_blocks,
                 s.freed_bytes, live, live_bytes, freed, freed_bytes);
-    if (v->counted && s.backing_bytes != v->ctx.live_bytes)
-        fz_fail("sm_env_stats: backing_bytes %zu, but the backing allocator holds %zu for it",
-                s.backing_bytes, v->ctx.live_bytes);
-    if (s.backing_peak < s.backing_bytes || (v->counted && s.backing_peak > v->ctx.peak))
+    if (v->counted)
+        fz_ctx_check(v->ctxo, "sm_env_stats");
+    if (s.backing_peak < s.backing_bytes || (v->counted && s.backing_peak > G.envs[v->ctxo].ctx.peak))
         fz_fail("sm_env_stats: backing_peak %zu with backing_bytes %zu (allocator's peak %zu)",
-                s.backing_peak, s.backing_bytes, v->ctx.peak);
+                s.backing_peak, s.backing_bytes, G.envs[v->ctxo].ctx.peak);
     if (s.live_blocks + s.freed_blocks > 0 && s.chunks == 0)
         fz_fail("sm_env_stats: blocks but no chunks");
 }
@@ -738,7 +880,7 @@ static void fz_check_stats(int e)
 static void fz_check_same(int e, const sm_stats *before, const char *call)
 {
     sm_stats s;
-    if (!fz_explicit(e))
+    if (!fz_known(e))
         return;
     fz_stats(e, &s);
     if (s.live_blocks != before->live_blocks || s.live_bytes != before->live_bytes ||
@@ -755,7 +897,7 @@ static void fz_check_same(int e, const sm_stats *before, const char *call)
 static void fz_snapshot(int e, sm_stats *s)
 {
     memset(s, 0, sizeof *s);
-    if (fz_explicit(e))
+    if (fz_known(e))
         fz_stats(e, s);
 }
 
@@ -775,8 +917,9 @@ FZ_NOCOV static void fz_expected_report(int e, fz_collect *x)
         x->calls[i] = x->blocks[i] ? 1 : 0;
 }
 
-/* strict: one call per site with live blocks (else, at destroy without memory to group them,
-   one call per block is allowed: only the sums must match). */
+/* strict: one call per site with live blocks, in order (2: as many calls as the environments
+   reported to one function had sites, in any order); else, at destroy without memory to group
+   them, one call per block is allowed: only the sums must match. */
 static void fz_compare_report(const fz_collect *got, const fz_collect *want, int strict, const char *call)
 {
     int k;
@@ -785,7 +928,7 @@ static void fz_compare_report(const fz_collect *got, const fz_collect *want, int
                 "environment", call);
     if (got->unknown)
         fz_fail("%s reported %d site(s) the fuzzer never used", call, got->unknown);
-    if (strict && got->unordered)
+    if (strict == 1 && got->unordered)
         fz_fail("%s: the sites did not come in order of file and line", call);
     for (k = 0; k < FZ_NSITES; k++) {
         if (got->blocks[k] != want->blocks[k] || got->bytes[k] != want->bytes[k] ||
@@ -814,22 +957,252 @@ FZ_NOCOV static int fz_handle_known(sm_thread_handle h)
     return 0;
 }
 
-/* Env e was destroyed (explicitly or by disable): everything of it goes, every byte went back
-   to its backing allocator, its report function saw what was live. */
-static void fz_env_gone(int e, const fz_collect *want, unsigned long refused_before)
+/* Env e is gone (destroyed: explicitly, with its parent, by disable or thread exit): the model
+   forgets it and its blocks. */
+static void fz_env_gone(int e)
 {
     fz_env *v = &G.envs[e];
     fz_drop_env_blocks(e);
     v->alive = 0;
     v->env = NULL;
+    v->ncl = 0;
+    v->doomed = 0;
     fz_old[fz_nold++ % FZ_MAX_OLD] = v->h;
-    if (v->counted && (v->ctx.live_bytes || v->ctx.live_blocks))
-        fz_fail("environment %d destroyed, but its backing allocator still holds %zu bytes in %zu "
-                "blocks", e, v->ctx.live_bytes, v->ctx.live_blocks);
-    if (v->report)
-        fz_compare_report(&v->col, want, G.book.refused == refused_before, "the report function at destroy");
-    else if (v->col.calls[0] + v->col.calls[1] + v->col.calls[2] + v->col.calls[3] + (size_t)v->col.unknown)
-        fz_fail("a report function was called for an environment without one");
+}
+
+static const char *const fz_cl_names[FZ_NCL + 1] = { "log", "log2", "verify", "alloc", "NULL" };
+
+/* A cleanup's data in words, into buf. */
+static const char *fz_data_name(const void *data, char *buf, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)data, *base = &fz_cdata[0][0];
+    if (!p)
+        return "NULL";
+    if (p >= base && p < base + sizeof fz_cdata)
+        snprintf(buf, n, "slot %d of env %d", (int)((size_t)(p - base) % FZ_CDATA),
+                 (int)((size_t)(p - base) / FZ_CDATA));
+    else
+        snprintf(buf, n, "%p", data);
+    return buf;
+}
+
+static void fz_describe_event(const fz_event *ev, char *buf, size_t n)
+{
+    char d[64];
+    int e = 0;
+    if (ev->kind == FZ_EV_CLEANUP) {
+        snprintf(buf, n, "cleanup %s(%s)", fz_cl_names[ev->fn], fz_data_name(ev->data, d, sizeof d));
+        return;
+    }
+    while (e < FZ_MAX_ENVS - 1 && ev->col != &G.envs[e].col)
+        e++;
+    snprintf(buf, n, "the report function of env %d (site %d, %zu blocks, %zu bytes)", e, ev->site,
+             ev->blocks, ev->bytes);
+}
+
+/* Checking the log of one operation against the model: a walk of what must have run. */
+typedef struct fz_sim {
+    int pos;                      /* the next entry of the log */
+    int strict;                   /* no bookkeeping refusal: one report call per site */
+    int pend[FZ_MAX_ENVS];        /* environments whose reports come next, in order */
+    int npend;
+    int extra_env;                /* THREAD: blocks of this env the model does not hold */
+    const fz_collect *extra;
+    const char *call;
+} fz_sim;
+
+/* The report calls at the log's position: those of the pending environments' reports. Where
+   several environments share one report function (children created with config NULL), the
+   calls are told apart by their report_user only, so their sums are compared together. */
+FZ_NOCOV static void fz_sim_reports(fz_sim *s)
+{
+    int start = s->pos, end = s->pos, i, k, g;
+    char what[160];
+    while (end < G.nev && G.ev[end].kind == FZ_EV_REPORT)
+        end++;
+    for (i = start; i < end; i++) {
+        for (g = 0; g < s->npend; g++)
+            if (G.ev[i].col == &G.envs[G.envs[s->pend[g]].colo].col)
+                break;
+        if (g == s->npend) {
+            fz_describe_event(&G.ev[i], what, sizeof what);
+            fz_fail("%s: %s was called where no report was due (entry %d of the log)", s->call, what, i);
+        }
+    }
+    for (g = 0; g < s->npend; g++) {
+        const fz_collect *col = &G.envs[G.envs[s->pend[g]].colo].col;
+        fz_collect got, want, w;
+        int groups = 0, h;
+        for (h = 0; h < g; h++)
+            if (&G.envs[G.envs[s->pend[h]].colo].col == col)
+                break;
+        if (h < g)
+            continue;             /* compared with the first one of its function */
+        memset(&got, 0, sizeof got);
+        memset(&want, 0, sizeof want);
+        for (i = start; i < end; i++) {
+            const fz_event *ev = &G.ev[i];
+            if (ev->col != col)
+                continue;
+            if (ev->site < 0) {
+                got.unknown++;
+                continue;
+            }
+            if (got.calls[0] + got.calls[1] + got.calls[2] + got.calls[3] &&
+                fz_sites[ev->site].rank <= got.last_rank)
+                got.unordered = 1;
+            got.last_rank = fz_sites[ev->site].rank;
+            got.calls[ev->site]++;
+            got.blocks[ev->site] += ev->blocks;
+            got.bytes[ev->site] += ev->bytes;
+        }
+        for (h = g; h < s->npend; h++) {
+            if (&G.envs[G.envs[s->pend[h]].colo].col != col)
+                continue;
+            groups++;
+            fz_expected_report(s->pend[h], &w);
+            for (k = 0; k < FZ_NSITES; k++) {
+                if (s->pend[h] == s->extra_env && s->extra) {
+                    w.blocks[k] += s->extra->blocks[k];
+                    w.bytes[k] += s->extra->bytes[k];
+                    w.calls[k] = w.blocks[k] ? 1 : 0;
+                }
+                want.blocks[k] += w.blocks[k];
+                want.bytes[k] += w.bytes[k];
+                want.calls[k] += w.calls[k];
+            }
+        }
+        snprintf(what, sizeof what, "%s: the report function at destroy of env %d%s", s->call,
+                 s->pend[g], groups > 1 ? " and others sharing it" : "");
+        fz_compare_report(&got, &want, s->strict ? (groups > 1 ? 2 : 1) : 0, what);
+    }
+    s->pos = end;
+    s->npend = 0;
+}
+
+/* The next entry of the log must be cleanup r of env e (its number-th, counting from the
+   last added); returns whether it added a cleanup that runs next. */
+static int fz_sim_cleanup(fz_sim *s, int e, const fz_reg *r, int number)
+{
+    char d[64], what[160];
+    const fz_event *ev;
+    fz_sim_reports(s);
+    if (s->pos >= G.nev)
+        fz_fail("%s: cleanup %s(%s) of env %d (number %d, last added first) did not run; %d ran",
+                s->call, fz_cl_names[r->fn], fz_data_name(r->data, d, sizeof d), e, number, G.nev);
+    ev = &G.ev[s->pos];
+    if (ev->kind != FZ_EV_CLEANUP || ev->fn != r->fn || ev->data != r->data) {
+        fz_describe_event(ev, what, sizeof what);
+        fz_fail("%s: entry %d of the log is %s, expected cleanup %s(%s) of env %d (number %d, "
+                "last added first)", s->call, s->pos, what, fz_cl_names[r->fn],
+                fz_data_name(r->data, d, sizeof d), e, number);
+    }
+    s->pos++;
+    return ev->fn == FZ_CL_ALLOC && ev->added;
+}
+
+static void fz_sim_delete(fz_sim *s, int e);
+
+/* What releasing env e's memory runs: its children destroyed, last created first; then its
+   cleanups, last added first, one added by a running cleanup next. */
+FZ_NOCOV static void fz_sim_unwind(fz_sim *s, int e)
+{
+    int n, k = 0;
+    for (;;) {
+        int c = -1, i;
+        for (i = 0; i < G.nenvs; i++)
+            if (G.envs[i].alive && G.envs[i].parent == e && !G.envs[i].doomed &&
+                (c < 0 || G.envs[i].born > G.envs[c].born))
+                c = i;
+        if (c < 0)
+            break;
+        fz_sim_delete(s, c);
+    }
+    n = G.envs[e].ncl;
+    memcpy(G.cl_stack, G.envs[e].cl, (size_t)n * sizeof G.cl_stack[0]);
+    while (n > 0) {
+        fz_reg r = G.cl_stack[--n];
+        if (fz_sim_cleanup(s, e, &r, ++k)) {
+            if (n >= (int)(sizeof G.cl_stack / sizeof G.cl_stack[0]))
+                fz_fail("model: the cleanup stack is full");
+            G.cl_stack[n].fn = FZ_CL_VERIFY;
+            G.cl_stack[n].data = r.data;
+            n++;
+        }
+    }
+}
+
+/* Destroying env e: what releasing its memory runs, then its report. */
+static void fz_sim_delete(fz_sim *s, int e)
+{
+    G.envs[e].doomed = 1;
+    fz_sim_unwind(s, e);
+    if (G.envs[e].report)
+        s->pend[s->npend++] = e;
+}
+
+/* Env e was destroyed (reset 0: explicitly, with a parent, by disable or thread exit) or reset
+   (1), in a call that logged what ran: the log must be exactly what the model expects, and
+   then the model follows. extra: THREAD's blocks, which the model does not hold. book0: the
+   bookkeeping refusals before the reports could be gathered. */
+static void fz_unwound(int e, int reset, const fz_collect *extra, unsigned long book0, const char *call)
+{
+    fz_sim s;
+    char what[160];
+    int i, k, gone[FZ_MAX_ENVS], ngone = 0;
+    memset(&s, 0, sizeof s);
+    if (G.trace) {
+        for (i = 0; i < G.nev; i++) {
+            fz_describe_event(&G.ev[i], what, sizeof what);
+            fprintf(stderr, "  %s of env %d ran %s\n", call, e, what);
+        }
+    }
+    s.strict = G.book.refused == book0;
+    s.extra_env = extra ? e : -1;
+    s.extra = extra;
+    s.call = call;
+    if (reset)
+        fz_sim_unwind(&s, e);
+    else
+        fz_sim_delete(&s, e);
+    fz_sim_reports(&s);
+    if (s.pos != G.nev) {
+        fz_describe_event(&G.ev[s.pos], what, sizeof what);
+        fz_fail("%s: entry %d of the log is %s; nothing more was due (%d entries)", call, s.pos,
+                what, G.nev);
+    }
+    G.nev = 0;
+    for (i = 0; i < G.nenvs; i++) {
+        if (G.envs[i].doomed) {
+            gone[ngone++] = i;
+            fz_env_gone(i);
+        }
+    }
+    if (reset) {
+        fz_drop_env_blocks(e);
+        G.envs[e].ncl = 0;
+    }
+    /* the handles of all that went are stale; their bytes went back */
+    for (k = 0; k < ngone; k++) {
+        const fz_env *v = &G.envs[i = gone[k]];
+        fz_status("sm_set_thread_handle(the handle of an environment just destroyed)",
+                  sm_set_thread_handle(v->h), SM_INVALID_HANDLE);
+        if (v->counted && v->ctxo == i && (v->ctx.live_bytes || v->ctx.live_blocks))
+            fz_fail("%s: environment %d is gone, but its backing allocator still holds %zu bytes "
+                    "in %zu blocks", call, i, v->ctx.live_bytes, v->ctx.live_blocks);
+        if (v->counted && v->ctxo != i)
+            fz_ctx_check(v->ctxo, call);
+    }
+}
+
+static void fz_trace_env(int e)
+{
+    const fz_env *v = &G.envs[e];
+    if (G.trace)
+        fprintf(stderr, "  env %d: %s, flags %u%s, chunk %zu, %s%s, parent %d\n", e,
+                v->enabled ? "enabled" : "explicit", v->flags, v->report ? " + report" : "", v->chunk,
+                v->counted ? "counted" : v->small ? "malloc" : "?", v->ctxo != e ? " (its parent's)" : "",
+                v->parent);
 }
 
 static sm_status fz_cur_status(void)
@@ -839,7 +1212,38 @@ static sm_status fz_cur_status(void)
     return G.envs[G.cur].alive ? SM_OK : SM_INVALID_HANDLE;
 }
 
-/* sm_get_thread_handle against the model. */
+/* sm_current_env against the model: the current environment's sm_env, or NULL with
+   SM_NO_ENVIRONMENT or SM_INVALID_HANDLE. */
+static sm_env *fz_current_env(int no_status)
+{
+    sm_status st = (sm_status)-1, want = fz_cur_status();
+    sm_env *env = sm_current_env(no_status ? NULL : &st), *we = NULL;
+    if (want == SM_OK) {
+        we = G.envs[G.cur].env;
+        if (!we)
+            fz_fail("model: the current environment %d has no known sm_env", G.cur);
+    }
+    if (env != we || (!no_status && st != want))
+        fz_fail("sm_current_env: %p, %s; expected %p (env %d), %s", (void *)env,
+                no_status ? "status not asked" : sm_status_string(st), (void *)we, G.cur,
+                sm_status_string(want));
+    return env;
+}
+
+/* Env e was just enabled by the calling thread: its sm_env is what sm_current_env gives, and
+   has e's handle. */
+static void fz_learn_env(int e, const char *call)
+{
+    sm_status st = (sm_status)-1;
+    sm_env *env = sm_current_env(&st);
+    fz_status(call, st, SM_OK);
+    if (!env || sm_env_handle(env) != G.envs[e].h)
+        fz_fail("%s: %p, whose handle is %p, not the enabled environment's %p", call, (void *)env,
+                env ? (void *)sm_env_handle(env) : NULL, (void *)G.envs[e].h);
+    G.envs[e].env = env;
+}
+
+/* sm_get_thread_handle and sm_current_env against the model. */
 static void fz_check_current(int with_status)
 {
     sm_status st = SM_OK, want = fz_cur_status();
@@ -850,6 +1254,7 @@ static void fz_check_current(int with_status)
     if (h != hw || (with_status && st != want))
         fz_fail("sm_get_thread_handle: %p, %s; expected %p, %s", (void *)h, sm_status_string(st),
                 (void *)hw, sm_status_string(want));
+    (void)fz_current_env(!with_status);
 }
 
 /* Picks a live explicit environment (modulo their number), or -1. */
@@ -1022,6 +1427,10 @@ static void fz_decode_config(uint8_t cfgb, uint8_t backing, fz_env *v, sm_config
     static const size_t chunks[8] = { 0, 1, 256, 300, 1000, 4096, 65536, (size_t)1 << 20 };
     memset(cfg, 0, sizeof *cfg);
     memset(v, 0, sizeof *v);
+    v->parent = -1;
+    v->ctxo = v->colo = (int)(v - G.envs);
+    v->born = ++G.seq;
+    v->col.logged = 1;
     *null_cfg = cfgb >> 7;
     *bad_pair = 0;
     cfg->flags = cfgb & 7u;
@@ -1125,12 +1534,12 @@ static void op_create(uint8_t cfgb, uint8_t backing)
     v->h = sm_env_handle(env);
     fz_new_handle(v->h, "sm_env_create");
     G.nenvs++;
+    fz_trace_env(e);
     fz_check_stats(e);
 }
 
 static void op_destroy(uint8_t a)
 {
-    fz_collect want;
     unsigned long r0 = G.book.refused;
     int e;
     if (a == 0xFF) {
@@ -1139,13 +1548,16 @@ static void op_destroy(uint8_t a)
     }
     if ((e = fz_pick_env(a)) < 0)
         return;
-    fz_expected_report(e, &want);
+    G.unwind_root = e;
     fz_status("sm_env_destroy", sm_env_destroy(G.envs[e].env), SM_OK);
-    fz_env_gone(e, &want, r0);
+    fz_unwound(e, 0, NULL, r0, "sm_env_destroy");
+    if (G.envs[e].parent >= 0)
+        fz_check_stats(G.envs[e].parent);
 }
 
 static void op_reset(uint8_t a)
 {
+    unsigned long r0 = G.book.refused;
     int e;
     if (a == 0xFF) {
         fz_status("sm_env_reset(NULL)", sm_env_reset(NULL), SM_INVALID_ARG);
@@ -1153,8 +1565,9 @@ static void op_reset(uint8_t a)
     }
     if ((e = fz_pick_env(a)) < 0)
         return;
+    G.unwind_root = e;
     fz_status("sm_env_reset", sm_env_reset(G.envs[e].env), SM_OK);
-    fz_drop_env_blocks(e);
+    fz_unwound(e, 1, NULL, r0, "sm_env_reset");
     fz_check_stats(e);
 }
 
@@ -1190,18 +1603,18 @@ static void op_enable(uint8_t cfgb, uint8_t backing)
     fz_status("sm_get_thread_handle after enable", st, SM_OK);
     fz_new_handle(h, "enable");
     v->h = h;
+    fz_learn_env(e, "sm_current_env after enable");
+    fz_trace_env(e);
 }
 
 static void op_disable(void)
 {
     sm_status want = fz_cur_status(), st;
-    fz_collect rep;
     unsigned long r0 = G.book.refused;
     int k, e = G.cur;
     if (want == SM_OK && !G.envs[e].enabled)
         want = SM_INVALID_ARG;   /* attached, not owned */
-    if (want == SM_OK)
-        fz_expected_report(e, &rep);
+    G.unwind_root = e;
     st = sm_disable_allocate();
     fz_status("sm_disable_allocate", st, want);
     if (st == SM_OK) {
@@ -1212,7 +1625,7 @@ static void op_disable(void)
         G.cur = G.frames[k].prev;
         memmove(&G.frames[k], &G.frames[k + 1], (size_t)(G.nframes - k - 1) * sizeof G.frames[0]);
         G.nframes--;
-        fz_env_gone(e, &rep, r0);
+        fz_unwound(e, 0, NULL, r0, "sm_disable_allocate");
     }
     fz_check_current(1);
 }
@@ -1977,9 +2390,675 @@ static void op_thread(uint8_t cfgb, uint8_t backing, uint8_t x)
     want.blocks[FZ_SITE_NONE] = j.blocks;
     want.bytes[FZ_SITE_NONE] = j.bytes;
     want.calls[FZ_SITE_NONE] = j.blocks ? 1 : 0;
-    fz_env_gone(e, &want, j.book_refused);
+    fz_unwound(e, 0, &want, j.book_refused, j.x & 0x40 ? "sm_disable_allocate (new thread)" : "thread exit");
     fz_status("sm_set_thread_handle(handle of a thread's environment after it exited)",
               sm_set_thread_handle(j.h), SM_INVALID_HANDLE);
+}
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Strings, zeroed blocks, printf; the current environment                                    */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The environment an env byte of the newer operations names (fuzz.h): *e its index (-1: none,
+   NULL is passed), *env its sm_env. 0: nothing to pick, the operation is skipped. */
+static int fz_target(uint8_t a, int *e, sm_env **env)
+{
+    *e = -1;
+    *env = NULL;
+    if (a == 0xFF)
+        return 1;
+    if (a & 0x80) {
+        *env = fz_current_env(0);
+        if (*env)
+            *e = G.cur;
+        return 1;
+    }
+    if ((*e = fz_pick_env(a)) < 0)
+        return 0;
+    *env = G.envs[*e].env;
+    return 1;
+}
+
+/* A call that had to fail with NULL and want (its status, when asked) and change nothing. */
+static void fz_refused(int e, const void *p, int have_st, sm_status st, sm_status want,
+                       const sm_stats *before, const char *call)
+{
+    if (p)
+        fz_fail("%s returned %p, expected NULL and %s", call, p, sm_status_string(want));
+    if (have_st)
+        fz_status(call, st, want);
+    fz_check_same(e, before, call);
+}
+
+static int fz_small(int e)
+{
+    return e < 0 || G.envs[e].small;
+}
+
+FZ_NOCOV static const unsigned char *fz_nonzero(const unsigned char *p, size_t n)
+{
+    size_t i;
+    for (i = 0; i < n; i++)
+        if (p[i])
+            return p + i;
+    return NULL;
+}
+
+/* Modes (variant bits 0-1): 0 up to 16 elements of a size of class bits 3-5, 1 a product that
+   overflows, 2 a zero factor beside any other, 3 a product no block can have; bit 6 swaps
+   count and size. */
+static void op_zeroed(uint8_t a, uint8_t cnt, uint8_t sz, uint8_t var)
+{
+    sm_stats before;
+    sm_status st = (sm_status)-1;
+    size_t count, size, total, limit;
+    unsigned long r0, bk0;
+    int e, have_st = !(var & FZ_V_NOST), mode = var & 3, cls = (var >> 3) & 7;
+    sm_env *env;
+    unsigned char *p;
+    const unsigned char *bad;
+    if (!fz_target(a, &e, &env) || !fz_room())
+        return;
+    switch (mode) {
+    case 0:
+        count = cnt % 17u;
+        size = fz_size(e, (uint8_t)(cls == 6 ? 1 : cls), sz);
+        limit = fz_small(e) ? FZ_SMALL_MAX : (size_t)1 << 20;   /* every byte is looked at */
+        if (count && size > limit / count)
+            size = limit / count;
+        break;
+    case 1:
+        size = (sz & 1) ? (size_t)sz + 2 : (size_t)1 << (sizeof(size_t) * 8 - 1 - sz % 8u);
+        count = SIZE_MAX / size + 1 + cnt % 3u;
+        break;
+    case 2:
+        count = 0;
+        size = (cnt & 1) ? SIZE_MAX : (size_t)sz;
+        break;
+    default:
+        count = fz_huge(fz_small(e), sz);
+        size = 1;
+        break;
+    }
+    if (var & 0x40) {
+        size_t t = count;
+        count = size;
+        size = t;
+    }
+    total = count * size;         /* wraps in mode 1 */
+    fz_snapshot(e, &before);
+    r0 = fz_refusals();
+    bk0 = G.bk.calls;
+    p = (unsigned char *)sm_env_allocate_zeroed(env, count, size, have_st ? &st : NULL);
+    if (!env) {
+        fz_refused(-1, p, have_st, st, SM_INVALID_ARG, &before, "sm_env_allocate_zeroed(NULL env)");
+        return;
+    }
+    if (mode == 1) {
+        fz_refused(e, p, have_st, st, SM_OUT_OF_MEMORY, &before,
+                   "sm_env_allocate_zeroed(count * size overflows)");
+        if (G.bk.calls != bk0)
+            fz_fail("sm_env_allocate_zeroed(%zu, %zu): the product overflows, but the backing "
+                    "allocator was called", count, size);
+        return;
+    }
+    if (p && (bad = fz_nonzero(p, total)) != NULL)
+        fz_fail("sm_env_allocate_zeroed(%zu, %zu): byte %zu of the block at %p is 0x%02x", count,
+                size, (size_t)(bad - p), (void *)p, *bad);
+    (void)fz_alloc_result(e, p, st, have_st, total, 0, FZ_SITE_NONE, &before, r0, "sm_env_allocate_zeroed");
+}
+
+/* Modes: 0 a string of the text, whole (strdup) or at most n characters (strndup, bit 4);
+   1 strndup of n bytes of a buffer without a 0 in them, of exactly that size; 2 s NULL;
+   3 strndup of a live block's bytes, n its size. Bit 3: long strings. */
+static void op_strdup(uint8_t a, uint8_t len, uint8_t nb, uint8_t var)
+{
+    sm_stats before;
+    sm_status st = (sm_status)-1;
+    size_t L = (var & FZ_V_LONG) ? (size_t)len * 37u % FZ_TEXT : len % 48u, n = SIZE_MAX, want = 0;
+    unsigned long r0;
+    int e, i = -1, have_st = !(var & FZ_V_NOST), ndup = (var & FZ_V_OTHER) != 0;
+    const char *src = fz_text + FZ_TEXT - L, *call, *end;
+    char *heap = NULL, *p;
+    sm_env *env;
+    if (!fz_target(a, &e, &env) || !fz_room())
+        return;
+    switch (var & 3) {
+    case 0:
+        if (ndup) {
+            switch (nb % 8u) {
+            case 0: n = 0; break;
+            case 1: n = L; break;
+            case 2: n = L ? L - 1 : 0; break;
+            case 3: n = L + 1; break;
+            case 4: n = nb / 8u; break;
+            case 5: n = SIZE_MAX; break;
+            case 6: n = SIZE_MAX / 2 + nb; break;
+            default: n = L + 100 + nb; break;
+            }
+        }
+        want = L < n ? L : n;
+        break;
+    case 1: {
+        size_t m = L ? L : 1;
+        ndup = 1;
+        heap = (char *)malloc(m);
+        fz_check(heap != NULL, "malloc failed");
+        memcpy(heap, fz_text, m);
+        src = heap;
+        n = want = (nb & 1) ? m : nb % (m + 1);
+        break;
+    }
+    case 2:
+        src = NULL;
+        n = nb;
+        break;
+    default:
+        ndup = 1;
+        if ((i = fz_nth(-1, FZ_LIVE, nb)) < 0) {
+            n = 0;
+            break;
+        }
+        src = (const char *)G.blocks[i].p;
+        n = G.blocks[i].size;
+        if (fz_small(e) && n >= FZ_SMALL_MAX)
+            n = FZ_SMALL_MAX - 1;
+        end = (const char *)memchr(src, 0, n);
+        want = end ? (size_t)(end - src) : n;
+        break;
+    }
+    call = ndup ? "sm_env_strndup" : "sm_env_strdup";
+    fz_snapshot(e, &before);
+    r0 = fz_refusals();
+    p = ndup ? sm_env_strndup(env, src, n, have_st ? &st : NULL) : sm_env_strdup(env, src, have_st ? &st : NULL);
+    if (!src || !env) {
+        fz_refused(env ? e : -1, p, have_st, st, SM_INVALID_ARG, &before, call);
+        free(heap);
+        return;
+    }
+    if (p && (memcmp(p, src, want) != 0 || p[want] != 0))
+        fz_fail("%s(%zu characters, n %zu): the copy at %p is not the first %zu characters and a 0",
+                call, L, n, (void *)p, want);
+    free(heap);
+    (void)fz_alloc_result(e, p, st, have_st, want + 1, 0, FZ_SITE_NONE, &before, r0, call);
+    if (i >= 0 && G.blocks[i].state == FZ_LIVE)
+        fz_verify(&G.blocks[i], "the source of sm_env_strndup, after it");
+}
+
+/* Modes: 0 n bytes of a live block (bit 3: all of it), 1 n bytes of the text, 2 NULL with
+   n > 0, 3 n = 0 with NULL or (bit 4) the text. */
+static void op_memdup(uint8_t a, uint8_t pick, uint8_t nb, uint8_t var)
+{
+    sm_stats before;
+    sm_status st = (sm_status)-1;
+    size_t n;
+    unsigned long r0;
+    int e, i = -1, have_st = !(var & FZ_V_NOST);
+    const unsigned char *src = (const unsigned char *)fz_text;
+    unsigned char *p;
+    sm_env *env;
+    if (!fz_target(a, &e, &env) || !fz_room())
+        return;
+    switch (var & 3) {
+    case 0:
+        if ((i = fz_nth(-1, FZ_LIVE, pick)) < 0) {
+            n = nb % 64u;
+            break;
+        }
+        src = G.blocks[i].p;
+        n = (var & FZ_V_LONG) ? G.blocks[i].size : nb % (G.blocks[i].size + 1);
+        break;
+    case 1:
+        src += pick % 64u;
+        n = (var & FZ_V_LONG) ? (size_t)nb * 37u % (FZ_TEXT - 64) : nb % 64u;
+        break;
+    case 2:
+        src = NULL;
+        n = (size_t)nb + 1;
+        break;
+    default:
+        if (!(var & FZ_V_OTHER))
+            src = NULL;
+        n = 0;
+        break;
+    }
+    if (fz_small(e) && n > FZ_SMALL_MAX)
+        n = FZ_SMALL_MAX;
+    fz_snapshot(e, &before);
+    r0 = fz_refusals();
+    p = (unsigned char *)sm_env_memdup(env, src, n, have_st ? &st : NULL);
+    if (!env || (!src && n)) {
+        fz_refused(env ? e : -1, p, have_st, st, SM_INVALID_ARG, &before,
+                   env ? "sm_env_memdup(NULL, n > 0)" : "sm_env_memdup(NULL env)");
+        return;
+    }
+    if (p && n && memcmp(p, src, n) != 0)
+        fz_fail("sm_env_memdup(%p, %zu): the copy at %p differs", (const void *)src, n, (void *)p);
+    (void)fz_alloc_result(e, p, st, have_st, n, 0, FZ_SITE_NONE, &before, r0, "sm_env_memdup");
+    if (i >= 0 && G.blocks[i].state == FZ_LIVE)
+        fz_verify(&G.blocks[i], "the source of sm_env_memdup, after it");
+}
+
+static FZ_PRINTF(3, 4) char *fz_vprintf(sm_env *env, sm_status *status, const char *format, ...)
+{
+    va_list ap;
+    char *p;
+    va_start(ap, format);
+    p = sm_env_vprintf(env, status, format, ap);
+    va_end(ap);
+    return p;
+}
+
+/* printf with a NULL format: the compiler says so, rightly; here it is meant. */
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+#pragma GCC diagnostic ignored "-Wformat-security"
+#endif
+static char *fz_printf_nofmt(sm_env *env, sm_status *status, int v)
+{
+    return v ? fz_vprintf(env, status, fz_nofmt, 1) : sm_env_printf(env, status, fz_nofmt, 1);
+}
+#if defined(__GNUC__) || defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+/* Formats (argument modulo 10) with an argument byte; bit 4 vprintf, bit 5 format NULL. */
+static void op_printf(uint8_t a, uint8_t f, uint8_t x, uint8_t var)
+{
+    static char want[4 * FZ_TEXT];
+    sm_stats before;
+    sm_status st = (sm_status)-1, *stp = (var & FZ_V_NOST) ? NULL : &st;
+    size_t L = (size_t)x * 37u % FZ_TEXT;
+    const char *text = fz_text + FZ_TEXT - L, *call;
+    unsigned long r0;
+    int e, wn = 0, v = (var & FZ_V_OTHER) != 0;
+    char *p = NULL;
+    sm_env *env;
+    if (!fz_target(a, &e, &env) || !fz_room())
+        return;
+    call = v ? "sm_env_vprintf" : "sm_env_printf";
+    fz_snapshot(e, &before);
+    r0 = fz_refusals();
+    if (var & FZ_V_NULLFMT) {
+        p = fz_printf_nofmt(env, stp, v);
+        fz_refused(env ? e : -1, p, stp != NULL, st, SM_INVALID_ARG, &before,
+                   v ? "sm_env_vprintf(format NULL)" : "sm_env_printf(format NULL)");
+        return;
+    }
+#define FZ_FORMAT(...) do { \
+        wn = snprintf(want, sizeof want, __VA_ARGS__); \
+        p = v ? fz_vprintf(env, stp, __VA_ARGS__) : sm_env_printf(env, stp, __VA_ARGS__); \
+    } while (0)
+    switch (f % 10u) {
+    case 0: FZ_FORMAT("%s", ""); break;
+    case 1: FZ_FORMAT("%d", ((int)x - 128) * 1000003); break;
+    case 2: FZ_FORMAT("%s", text); break;
+    case 3: FZ_FORMAT("%*d|%.*s|", (int)x * 13, (int)x, (int)(x % 40u), fz_text); break;
+    case 4: FZ_FORMAT("%zu-%x-%c-%lld", (size_t)x * 123457u, (unsigned)x, 'A' + x % 26, (long long)x << 40); break;
+    case 5: FZ_FORMAT("%.3f %e %g", x / 7.0, x * 1e100, -(double)x / 3.0); break;
+    case 6: FZ_FORMAT("%c", 0); break;
+    case 7: FZ_FORMAT("%ls", fz_badwide); break;
+    case 8: FZ_FORMAT("%05d%%%s%p", (int)x, "x", (void *)fz_static_buf); break;
+    default: FZ_FORMAT("%s%s%s", text, fz_text + FZ_TEXT - (size_t)x * 11u, text + L / 2); break;
+    }
+#undef FZ_FORMAT
+    if (!env) {
+        fz_refused(-1, p, stp != NULL, st, SM_INVALID_ARG, &before, call);
+        return;
+    }
+    if (wn < 0) {   /* the C library cannot convert it */
+        fz_refused(e, p, stp != NULL, st, SM_INVALID_ARG, &before, call);
+        return;
+    }
+    if ((size_t)wn >= sizeof want)
+        fz_fail("model: snprintf needs %d bytes", wn);
+    if (p && memcmp(p, want, (size_t)wn + 1) != 0)
+        fz_fail("%s (format %u): the block at %p does not hold what snprintf wrote (%d characters)",
+                call, f % 10u, (void *)p, wn);
+    (void)fz_alloc_result(e, p, st, stp != NULL, (size_t)wn + 1, 0, FZ_SITE_NONE, &before, r0, call);
+}
+
+/* sm_current_env (bit 0: status NULL) and sm_status_message of a value (bits 1-7: the five
+   statuses, then values smalloc never returns). */
+static void op_current_env(uint8_t var)
+{
+    static const sm_status known[5] = {
+        SM_OK, SM_INVALID_HANDLE, SM_OUT_OF_MEMORY, SM_INVALID_ARG, SM_NO_ENVIRONMENT
+    };
+    int k = var >> 1;
+    sm_status s = k < 5 ? known[k] : (sm_status)(k * 7919 - 300000);
+    const char *m;
+    (void)fz_current_env(var & 1);
+    m = sm_status_message(s);
+    if (!m || !*m || strlen(m) > 1000)
+        fz_fail("sm_status_message(%d) is %s", (int)s, m ? "empty or too long" : "NULL");
+    if (k < 5 && strcmp(m, sm_status_string(s)) == 0)
+        fz_fail("sm_status_message(%s) is its name, not an explanation", sm_status_string(s));
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Cleanups and child environments                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/* The environment whose data slot data is, or -1. */
+static int fz_data_env(const void *data)
+{
+    const unsigned char *p = (const unsigned char *)data, *base = &fz_cdata[0][0];
+    if (!p || p < base || p >= base + sizeof fz_cdata)
+        return -1;
+    return (int)((size_t)(p - base) / FZ_CDATA);
+}
+
+static void *fz_data(int e, uint8_t d)
+{
+    int k = d % (FZ_CDATA + 1);
+    return e >= 0 && k < FZ_CDATA ? (void *)&fz_cdata[e][k] : NULL;
+}
+
+FZ_NOCOV static void fz_verify_env(int e, const char *when)
+{
+    int i;
+    for (i = 0; i < G.nblocks; i++)
+        if (G.blocks[i].state == FZ_LIVE && G.blocks[i].env == e)
+            fz_verify(&G.blocks[i], when);
+}
+
+static void fz_cl_verify(void *data);
+
+/* Every cleanup: logs that it ran. VERIFY and ALLOC with an environment's data: its blocks are
+   all still there; ALLOC then allocates in it and adds VERIFY, as the contract allows. */
+static void fz_cleanup_run(int fn, void *data)
+{
+    fz_event *ev = fz_event_new(FZ_EV_CLEANUP);
+    int e = fz_data_env(data);
+    ev->fn = fn;
+    ev->data = data;
+    if (e < 0 || fn == FZ_CL_LOG || fn == FZ_CL_LOG2)
+        return;
+    if (!G.envs[e].alive || !G.envs[e].env)
+        fz_fail("cleanup %s of env %d ran, but that environment was gone", fz_cl_names[fn], e);
+    fz_verify_env(e, "in a cleanup, before any block is released");
+    if (fn == FZ_CL_ALLOC) {
+        sm_env *env = G.envs[e].env;
+        size_t size = 24 + 40 * (size_t)((const unsigned char *)data - &fz_cdata[e][0]);
+        sm_status st = (sm_status)-1;
+        unsigned long r0, b0;
+        if (fz_room()) {
+            void *p;
+            r0 = fz_refusals();
+            p = sm_env_allocate(env, size, &st);
+            G.in_cleanup++;
+            G.cl_env = e;
+            (void)fz_alloc_result(e, p, st, 1, size, 0, FZ_SITE_NONE, NULL, r0, "sm_env_allocate (in a cleanup)");
+            G.in_cleanup--;
+        }
+        b0 = G.book.refused;
+        st = sm_env_add_cleanup(env, fz_cl_verify, data);
+        if (st != SM_OUT_OF_MEMORY || G.book.refused == b0)
+            fz_status("sm_env_add_cleanup (in a cleanup)", st, SM_OK);
+        ev->added = st == SM_OK;
+    }
+}
+
+static void fz_cl_log(void *data) { fz_cleanup_run(FZ_CL_LOG, data); }
+static void fz_cl_log2(void *data) { fz_cleanup_run(FZ_CL_LOG2, data); }
+static void fz_cl_verify(void *data) { fz_cleanup_run(FZ_CL_VERIFY, data); }
+static void fz_cl_alloc(void *data) { fz_cleanup_run(FZ_CL_ALLOC, data); }
+static sm_cleanup_fn *const fz_cl_fns[FZ_NCL] = { fz_cl_log, fz_cl_log2, fz_cl_verify, fz_cl_alloc };
+
+static void fz_register(int e, int fn, void *data)
+{
+    fz_env *v = &G.envs[e];
+    if (v->ncl >= FZ_MAX_CLEANUPS)
+        fz_fail("model: too many cleanups for env %d", e);
+    v->cl[v->ncl].fn = fn;
+    v->cl[v->ncl].data = data;
+    v->ncl++;
+}
+
+static void op_add_cleanup(uint8_t a, uint8_t f, uint8_t d)
+{
+    int e, fn = f % (FZ_NCL + 1);
+    unsigned long b0 = G.book.refused;
+    sm_status st;
+    sm_env *env;
+    void *data;
+    if (!fz_target(a, &e, &env) || (e >= 0 && G.envs[e].ncl >= FZ_MAX_CLEANUPS))
+        return;
+    data = fz_data(e, d);
+    st = sm_env_add_cleanup(env, fn < FZ_NCL ? fz_cl_fns[fn] : NULL, data);
+    if (!env || fn == FZ_NCL) {
+        fz_status(env ? "sm_env_add_cleanup(fn NULL)" : "sm_env_add_cleanup(NULL env)", st, SM_INVALID_ARG);
+        return;
+    }
+    if (st == SM_OUT_OF_MEMORY && G.book.refused != b0)
+        return;   /* nothing registered: the next unwind shows it */
+    fz_status("sm_env_add_cleanup", st, SM_OK);
+    fz_register(e, fn, data);
+}
+
+static void op_remove_cleanup(uint8_t a, uint8_t f, uint8_t d)
+{
+    int e, k, fn = f % (FZ_NCL + 1);
+    sm_status st;
+    sm_env *env;
+    void *data;
+    fz_env *v;
+    if (!fz_target(a, &e, &env))
+        return;
+    data = fz_data(e, d);
+    st = sm_env_remove_cleanup(env, fn < FZ_NCL ? fz_cl_fns[fn] : NULL, data);
+    if (!env || fn == FZ_NCL) {
+        fz_status(env ? "sm_env_remove_cleanup(fn NULL)" : "sm_env_remove_cleanup(NULL env)", st, SM_INVALID_ARG);
+        return;
+    }
+    v = &G.envs[e];
+    for (k = v->ncl - 1; k >= 0 && !(v->cl[k].fn == fn && v->cl[k].data == data); k--)
+        ;
+    if (k < 0) {
+        fz_status("sm_env_remove_cleanup(a pair not registered)", st, SM_INVALID_ARG);
+        return;
+    }
+    fz_status("sm_env_remove_cleanup", st, SM_OK);
+    memmove(&v->cl[k], &v->cl[k + 1], (size_t)(v->ncl - k - 1) * sizeof v->cl[0]);
+    v->ncl--;
+}
+
+/* A child created with config NULL has its parent's configuration: the same backing allocator
+   and context, chunk size, flags and report function (and report_user). */
+static void fz_inherit(fz_env *v, const fz_env *p)
+{
+    v->flags = p->flags;
+    v->report = p->report;
+    v->chunk = p->chunk;
+    v->counted = p->counted;
+    v->small = p->small;
+    v->ctxo = p->ctxo;
+    v->colo = p->colo;
+}
+
+/* sm_env_create_child(parent, config) gave child or not: checks it and records it as env c
+   (the next free index; the caller counts it). held: what parent's allocator held before. */
+static int fz_child_result(int c, int pe, sm_env *child, int have_st, sm_status st, int null_cfg,
+                           int bad_pair, size_t held, unsigned long r0, const char *call)
+{
+    fz_env *v = &G.envs[c];
+    fz_check_create(call, child != NULL, have_st, st, null_cfg, bad_pair, v, r0);
+    if (!child) {
+        if (v->counted && v->ctxo == c && v->ctx.live_bytes)
+            fz_fail("%s failed but kept %zu bytes of its backing allocator", call, v->ctx.live_bytes);
+        if (v->counted && v->ctxo != c && G.envs[v->ctxo].ctx.live_bytes != held)
+            fz_fail("%s failed, and its parent's backing allocator holds %zu bytes, %zu before",
+                    call, G.envs[v->ctxo].ctx.live_bytes, held);
+        return 0;
+    }
+    v->alive = 1;
+    v->env = child;
+    v->parent = pe;
+    v->h = sm_env_handle(child);
+    fz_new_handle(v->h, call);
+    return 1;
+}
+
+/* Parent: an env byte; cfg and backing as CREATE's (cfg bit 7: config NULL, the parent's). */
+static void op_child(uint8_t a, uint8_t cfgb, uint8_t backing)
+{
+    sm_config cfg;
+    sm_stats before;
+    sm_status st = (sm_status)-1;
+    sm_env *parent, *child;
+    int pe, null_cfg, bad_pair, c = G.nenvs, have_st = !(backing & 0x80);
+    size_t held = 0;
+    unsigned long r0;
+    if (c >= FZ_MAX_ENVS || !fz_target(a, &pe, &parent))
+        return;
+    fz_decode_config(cfgb, backing, &G.envs[c], &cfg, &null_cfg, &bad_pair);
+    if (null_cfg && pe >= 0)
+        fz_inherit(&G.envs[c], &G.envs[pe]);
+    if (pe >= 0 && G.envs[pe].counted)
+        held = G.envs[G.envs[pe].ctxo].ctx.live_bytes;
+    fz_snapshot(pe, &before);
+    r0 = fz_refusals();
+    child = sm_env_create_child(parent, null_cfg ? NULL : &cfg, have_st ? &st : NULL);
+    if (!parent) {
+        fz_refused(-1, child, have_st, st, SM_INVALID_ARG, &before, "sm_env_create_child(NULL parent)");
+        return;
+    }
+    if (!fz_child_result(c, pe, child, have_st, st, null_cfg, bad_pair, held, r0, "sm_env_create_child")) {
+        fz_check_same(pe, &before, "sm_env_create_child");
+        return;
+    }
+    G.nenvs++;
+    fz_trace_env(c);
+    fz_check_stats(c);
+    fz_check_stats(pe);
+}
+
+#ifndef SMALLOC_NO_THREADS
+/* THREAD_ENV: like THREAD, and the new thread's blocks are the model's; it adds cleanups to its
+   environment and may create a child of it with a block and a cleanup, so that its disable or
+   exit has them all to run and release. */
+typedef struct fz_tenv_job {
+    int e, null_cfg, bad_pair, created, child;
+    uint8_t x, y;
+    sm_config cfg;
+    sm_thread_handle h;
+    unsigned long book_refused;
+} fz_tenv_job;
+
+static void *fz_thread_env_main(void *arg)
+{
+    fz_tenv_job *j = (fz_tenv_job *)arg;
+    int e = j->e, c = e + 1, k, n = (j->x >> 4) & 3;
+    fz_env *v = &G.envs[e];
+    unsigned long r0;
+    sm_status st;
+    sm_env *env;
+    fz_arm(&G.book, (uint8_t)(j->x & 15));
+    r0 = fz_refusals();
+    st = j->null_cfg ? sm_enable_allocate() : sm_enable_allocate_with(&j->cfg);
+    fz_check_create(j->null_cfg ? "sm_enable_allocate (new thread)" : "sm_enable_allocate_with (new thread)",
+                    st == SM_OK, 1, st, j->null_cfg, j->bad_pair, v, r0);
+    if (st != SM_OK) {
+        fz_arm(&G.book, 0);
+        return NULL;
+    }
+    j->created = 1;
+    v->alive = v->enabled = 1;
+    v->h = j->h = sm_get_thread_handle(&st);
+    fz_status("sm_get_thread_handle (new thread)", st, SM_OK);
+    fz_learn_env(e, "sm_current_env (new thread)");
+    env = v->env;
+    for (k = 0; k < n && fz_room(); k++) {
+        size_t size = (size_t)k * 40 + (j->x & 7);
+        void *p;
+        st = (sm_status)-1;
+        r0 = fz_refusals();
+        p = sm_allocate(size, &st);
+        (void)fz_alloc_result(e, p, st, 1, size, 0, FZ_SITE_NONE, NULL, r0, "sm_allocate (new thread)");
+    }
+    for (k = 0; k < (j->y & 3); k++) {
+        int fn = ((j->y >> 2) + k) % FZ_NCL;
+        unsigned long b0 = G.book.refused;
+        st = sm_env_add_cleanup(env, fz_cl_fns[fn], &fz_cdata[e][k]);
+        if (st == SM_OUT_OF_MEMORY && G.book.refused != b0)
+            continue;
+        fz_status("sm_env_add_cleanup (new thread)", st, SM_OK);
+        fz_register(e, fn, &fz_cdata[e][k]);
+    }
+    if ((j->y & 0x30) && c < FZ_MAX_ENVS) {
+        /* bit 4: config NULL, else T with a report function, 256-byte chunks, counted */
+        fz_env *w = &G.envs[c];
+        sm_config cfg;
+        sm_env *child;
+        int null_cfg, bad_pair;
+        size_t held = v->counted ? G.envs[v->ctxo].ctx.live_bytes : 0;
+        fz_decode_config((j->y & 0x10) ? 0x80 : 0x29, 0, w, &cfg, &null_cfg, &bad_pair);
+        if (null_cfg)
+            fz_inherit(w, v);
+        st = (sm_status)-1;
+        r0 = fz_refusals();
+        child = sm_env_create_child(env, null_cfg ? NULL : &cfg, &st);
+        if (fz_child_result(c, e, child, 1, st, null_cfg, bad_pair, held, r0, "sm_env_create_child (new thread)")) {
+            unsigned long b0;
+            void *p;
+            j->child = 1;
+            if (fz_room()) {
+                st = (sm_status)-1;
+                r0 = fz_refusals();
+                p = sm_env_allocate(child, 100, &st);
+                (void)fz_alloc_result(c, p, st, 1, 100, 0, FZ_SITE_NONE, NULL, r0, "sm_env_allocate (new thread's child)");
+            }
+            b0 = G.book.refused;
+            st = sm_env_add_cleanup(child, fz_cl_verify, &fz_cdata[c][0]);
+            if (st != SM_OUT_OF_MEMORY || G.book.refused == b0) {
+                fz_status("sm_env_add_cleanup (new thread's child)", st, SM_OK);
+                fz_register(c, FZ_CL_VERIFY, &fz_cdata[c][0]);
+            }
+        }
+    }
+    fz_arm(&G.book, 0);
+    /* the reports at this disable, or at thread exit, come after what ran here */
+    j->book_refused = G.book.refused;
+    if (j->x & 0x40)
+        fz_status("sm_disable_allocate (new thread)", sm_disable_allocate(), SM_OK);
+    return NULL;
+}
+
+static void op_thread_env(uint8_t cfgb, uint8_t backing, uint8_t x, uint8_t y)
+{
+    fz_tenv_job j;
+    fz_env *v;
+    pthread_t t;
+    int e = G.nenvs;
+    if (e >= FZ_MAX_ENVS)
+        return;
+    memset(&j, 0, sizeof j);
+    j.e = e;
+    j.x = (uint8_t)(x & 0x7F);
+    j.y = y;
+    v = &G.envs[e];
+    fz_decode_config(cfgb, backing, v, &j.cfg, &j.null_cfg, &j.bad_pair);
+    G.unwind_root = e;
+    if (pthread_create(&t, NULL, fz_thread_env_main, &j) != 0)
+        return;   /* no thread to be had: nothing to check */
+    if (pthread_join(t, NULL) != 0)
+        fz_fail("pthread_join failed");
+    fz_check_current(1);
+    if (!j.created) {
+        if (v->ctx.live_bytes)
+            fz_fail("enable (new thread) failed but kept %zu bytes of its backing allocator", v->ctx.live_bytes);
+        return;
+    }
+    fz_new_handle(j.h, "enable (new thread)");
+    G.nenvs = e + 1;
+    if (j.child) {
+        fz_new_handle(G.envs[e + 1].h, "sm_env_create_child (new thread)");
+        G.nenvs = e + 2;
+    }
+    fz_unwound(e, 0, NULL, j.book_refused, (j.x & 0x40) ? "sm_disable_allocate (new thread)" : "thread exit");
 }
 #endif
 
@@ -2019,6 +3098,9 @@ static void fz_probe(void)
     G.trace = t && *t && strcmp(t, "0") != 0;
     G.op_site = -1;
     G.opname = "probe";
+    for (k = 0; k < FZ_TEXT; k++)
+        fz_text[k] = (char)('!' + (k * 7u + k / 91u) % 94u);
+    fz_text[FZ_TEXT] = 0;
     /* the default pair's functions, which swap returns while none was set */
     st = sm_swap_client_alloc_free(fz_client_alloc_a, fz_client_free_a, &fz_def_alloc, &fz_def_free);
     fz_status("sm_swap_client_alloc_free", st, SM_OK);
@@ -2102,6 +3184,9 @@ static void fz_begin(const uint8_t *data, size_t size, void *stack)
     G.heap = (unsigned char *)malloc(512);
     fz_check(G.heap != NULL, "malloc failed");
     G.c_allocs = G.c_frees = 0;
+    G.nev = 0;
+    G.in_cleanup = 0;
+    G.unwind_root = -1;
 }
 
 /* Everything goes, checking on the way; then nothing may be left. */
@@ -2124,24 +3209,22 @@ static void fz_finish(void)
     }
     /* disable what was enabled, newest first: attach to it (it must be current to go) */
     while (G.nframes > 0) {
-        fz_collect want;
         unsigned long r0 = G.book.refused;
         e = G.frames[G.nframes - 1].env;
         fz_status("sm_set_thread_handle (cleanup)", sm_set_thread_handle(G.envs[e].h), SM_OK);
-        fz_expected_report(e, &want);
+        G.unwind_root = e;
         fz_status("sm_disable_allocate (cleanup)", sm_disable_allocate(), SM_OK);
         G.nframes--;
-        fz_env_gone(e, &want, r0);
+        fz_unwound(e, 0, NULL, r0, "sm_disable_allocate (cleanup)");
     }
     fz_status("sm_set_thread_handle(NULL) (cleanup)", sm_set_thread_handle(NULL), SM_OK);
     G.cur = -1;
     for (e = 0; e < G.nenvs; e++) {
         if (fz_explicit(e)) {
-            fz_collect want;
             unsigned long r0 = G.book.refused;
-            fz_expected_report(e, &want);
+            G.unwind_root = e;
             fz_status("sm_env_destroy (cleanup)", sm_env_destroy(G.envs[e].env), SM_OK);
-            fz_env_gone(e, &want, r0);
+            fz_unwound(e, 0, NULL, r0, "sm_env_destroy (cleanup)");
         }
     }
     fz_status("sm_swap_client_alloc_free (cleanup)",
@@ -2222,9 +3305,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 #else
         case FZ_THREAD:       break;
 #endif
+        case FZ_ZEROED:       op_zeroed(x[0], x[1], x[2], x[3]); break;
+        case FZ_STRDUP:       op_strdup(x[0], x[1], x[2], x[3]); break;
+        case FZ_MEMDUP:       op_memdup(x[0], x[1], x[2], x[3]); break;
+        case FZ_PRINTF:       op_printf(x[0], x[1], x[2], x[3]); break;
+        case FZ_CURRENT_ENV:  op_current_env(x[0]); break;
+        case FZ_ADD_CLEANUP:  op_add_cleanup(x[0], x[1], x[2]); break;
+        case FZ_REMOVE_CLEANUP: op_remove_cleanup(x[0], x[1], x[2]); break;
+        case FZ_CHILD:        op_child(x[0], x[1], x[2]); break;
+#ifndef SMALLOC_NO_THREADS
+        case FZ_THREAD_ENV:   op_thread_env(x[0], x[1], x[2], x[3]); break;
+#else
+        case FZ_THREAD_ENV:   break;
+#endif
         case FZ_NOPS:         break;
         }
         G.bk.all = G.book.all = 0;
+        G.unwind_root = -1;
+        if (G.nev) {
+            char what[160];
+            fz_describe_event(&G.ev[0], what, sizeof what);
+            fz_fail("%s ran (and %d more callbacks), but this operation releases nothing", what, G.nev - 1);
+        }
     }
     G.opno = n;
     fz_finish();

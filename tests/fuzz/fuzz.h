@@ -21,6 +21,14 @@
      kind     which pointer to pass: NULL, a live block, a marked-free block, an interior
               pointer, the end of a block, a static, heap or stack address, a pointer of a
               destroyed or reset environment, a client block (modulo FZ_KINDS).
+   The operations from ZEROED on (strings, cleanups, children) read their env byte so: 0xFF
+   NULL, 0x80-0xFE the calling thread's current environment as sm_current_env gives it (NULL
+   without a usable one), anything else one of the live explicit environments (children too).
+     fn, data ADD_CLEANUP / REMOVE_CLEANUP: fn modulo FZ_NCL + 1 (FZ_NCL: NULL), data modulo
+              FZ_CDATA + 1: one of the environment's data slots (FZ_CDATA: NULL).
+     THREAD_ENV  as THREAD, and its fourth byte: bits 0-1 cleanups the new thread adds to its
+              environment (fn from bits 2-3 on), bit 4 a child of it (config NULL, else bit 5
+              an explicit one) with a block and a cleanup.
 
    New operations go at the end of FZ_OPS. An opcode byte below FZ_NOPS keeps its meaning when
    operations are added, a larger one does not (it is taken modulo FZ_NOPS): inputs kept in
@@ -60,7 +68,16 @@
     X(TRIM, 1)          /* keep */ \
     X(ALLOC_BURST, 3)   /* env, count, size */ \
     X(FREE_BURST, 2)    /* env, count and order */ \
-    X(THREAD, 3)        /* cfg, backing, fail/allocations/disable bits */
+    X(THREAD, 3)        /* cfg, backing, fail/allocations/disable bits */ \
+    X(ZEROED, 4)        /* env, count, size, variant */ \
+    X(STRDUP, 4)        /* env, length, n, variant */ \
+    X(MEMDUP, 4)        /* env, source pick, n, variant */ \
+    X(PRINTF, 4)        /* env, format, argument, variant */ \
+    X(CURRENT_ENV, 1)   /* variant: status NULL, the value for sm_status_message */ \
+    X(ADD_CLEANUP, 3)   /* env, fn, data */ \
+    X(REMOVE_CLEANUP, 3) /* env, fn, data */ \
+    X(CHILD, 3)         /* parent env, cfg, backing */ \
+    X(THREAD_ENV, 4)    /* cfg, backing, fail/allocations/disable bits, cleanup/child bits */
 
 enum fz_op {
 #define FZ_ENUM_(name, nargs) FZ_##name,
@@ -100,6 +117,27 @@ enum fz_hkind {
     FZ_H_ADDRESS,       /* the address of something */
     FZ_HKINDS
 };
+
+/* Cleanup functions of ADD_CLEANUP and REMOVE_CLEANUP (argument fn, modulo FZ_NCL + 1). Each
+   records that it ran; VERIFY also checks the pattern of every live block of its data's
+   environment; ALLOC does that, allocates a block there and adds VERIFY with the same data. */
+enum fz_cleanup {
+    FZ_CL_LOG,
+    FZ_CL_LOG2,         /* the same, another function: pairs differ by fn */
+    FZ_CL_VERIFY,
+    FZ_CL_ALLOC,
+    FZ_NCL              /* fn NULL */
+};
+#define FZ_CDATA 4      /* data slots per environment (argument data, modulo FZ_CDATA + 1) */
+
+/* Variant bits of ZEROED, STRDUP, MEMDUP and PRINTF: bits 0-1 the mode (api_fuzz.c; PRINTF
+   has none, its format is an argument), bit 2 status NULL, bit 3 long strings (STRDUP, MEMDUP),
+   bit 4 the other call of a pair (strndup, vprintf), bit 5 format NULL (PRINTF). ZEROED: bits
+   3-5 the size class instead, bit 6 count and size swapped. */
+#define FZ_V_NOST   0x04
+#define FZ_V_LONG   0x08
+#define FZ_V_OTHER  0x10
+#define FZ_V_NULLFMT 0x20
 
 /* libFuzzer's entry point, defined in api_fuzz.c. */
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -36,6 +36,9 @@ enum { TINY, BYTE, MEDIUM, PAGE, QUARTER, LARGE, HUGE, GRANULES };
 #define CUR 0x80                          /* ALLOC_BURST / FREE_BURST on the current env */
 #define NULLENV 0xFF
 #define NULLOUT 0xFE
+/* ZEROED's variant: mode (fuzz.h, api_fuzz.c) and size class; SWAP swaps count and size */
+#define ZMODE(mode, cls) ((mode) | ((cls) << 3))
+#define SWAP 0x40
 
 static unsigned char buf[4096];
 static size_t len;
@@ -601,6 +604,251 @@ static void threads(void)
     op(FZ_DISABLE);
 }
 
+/* Zeroed blocks, string and memory copies, printf: every mode, NULL arguments, failures, on a
+   tracked environment (sites NULL and 0 in its report) and on the current one. */
+static void strings(void)
+{
+    int k;
+    op(FZ_CREATE, CFG(0, 0, 0), COUNTED);
+    op(FZ_CREATE, CFG(T, 1, 2), COUNTED);
+    op(FZ_CREATE, CFG(R | P, 0, 0), MALLOC);
+    op(FZ_ZEROED, 0, 7, 33, ZMODE(0, BYTE));
+    op(FZ_ZEROED, 0, 16, 200, ZMODE(0, PAGE));
+    op(FZ_ZEROED, 1, 3, 10, ZMODE(0, LARGE));
+    op(FZ_ZEROED, 2, 2, 5, ZMODE(0, MEDIUM) | FZ_V_NOST);
+    op(FZ_ZEROED, 0, 0, 5, ZMODE(0, TINY));        /* count 0 */
+    op(FZ_ZEROED, 0, 1, 2, ZMODE(1, 0));           /* count * size overflows */
+    op(FZ_ZEROED, 1, 0, 3, ZMODE(1, 0) | SWAP);
+    op(FZ_ZEROED, 2, 1, 8, ZMODE(1, 0) | FZ_V_NOST);
+    op(FZ_ZEROED, 2, 1, 0, ZMODE(2, 0));           /* 0 * SIZE_MAX */
+    op(FZ_ZEROED, 0, 1, 0, ZMODE(2, 0) | SWAP);
+    op(FZ_ZEROED, 0, 0, 4, ZMODE(3, 0));           /* a gigabyte */
+    op(FZ_ZEROED, 2, 0, 0, ZMODE(3, 0) | SWAP);
+    op(FZ_ZEROED, NULLENV, 1, 1, ZMODE(0, BYTE));
+    op(FZ_ALLOC_BURST, 2, 10, 40);
+    op(FZ_FREE_BURST, 2, 0x10 | 5);
+    op(FZ_ZEROED, 2, 1, 30, ZMODE(0, BYTE));       /* SM_RECYCLE: a reused block */
+    op(FZ_STRDUP, 0, 10, 0, 0);
+    op(FZ_STRDUP, 0, 0, 0, 0);                     /* "" */
+    op(FZ_STRDUP, 1, 200, 0, FZ_V_LONG);
+    for (k = 0; k < 8; k++)                        /* strndup: n 0, L, L-1, L+1, small, huge */
+        op(FZ_STRDUP, k % 3, 20, k, FZ_V_OTHER);
+    op(FZ_STRDUP, 0, 30, 1, 1);                    /* n bytes without a 0 */
+    op(FZ_STRDUP, 0, 30, 8, 1);
+    op(FZ_STRDUP, 1, 0, 3, 1 | FZ_V_NOST);
+    op(FZ_STRDUP, 0, 0, 0, 2);                     /* s NULL */
+    op(FZ_STRDUP, 0, 0, 0, 2 | FZ_V_OTHER | FZ_V_NOST);
+    op(FZ_STRDUP, NULLENV, 5, 0, 0);
+    op(FZ_STRDUP, 2, 0, 3, 3);                     /* a block's bytes */
+    op(FZ_MEMDUP, 0, 1, 10, 0);
+    op(FZ_MEMDUP, 1, 2, 0, FZ_V_LONG);
+    op(FZ_MEMDUP, 2, 3, 50, 1);
+    op(FZ_MEMDUP, 0, 3, 200, 1 | FZ_V_LONG);
+    op(FZ_MEMDUP, 0, 0, 5, 2);                     /* NULL, n > 0 */
+    op(FZ_MEMDUP, 0, 0, 0, 3);                     /* NULL, 0 */
+    op(FZ_MEMDUP, 1, 0, 0, 3 | FZ_V_OTHER);
+    op(FZ_MEMDUP, NULLENV, 0, 4, 1);
+    for (k = 0; k < 10; k++)
+        op(FZ_PRINTF, k % 3, k, 17 * k + 3, k & 1 ? FZ_V_OTHER : 0);
+    op(FZ_PRINTF, 0, 3, 255, 0);
+    op(FZ_PRINTF, 1, 9, 250, FZ_V_OTHER);
+    op(FZ_PRINTF, 0, 0, 0, FZ_V_NULLFMT);
+    op(FZ_PRINTF, 0, 0, 0, FZ_V_NULLFMT | FZ_V_OTHER | FZ_V_NOST);
+    op(FZ_PRINTF, NULLENV, 1, 1, 0);
+    op(FZ_PRINTF, NULLENV, 1, 1, FZ_V_OTHER);
+    op(FZ_REPORT, 1, 0);
+    op(FZ_DESCRIBE, 1, FZ_K_LIVE, 2, 0);
+    op(FZ_FREE, 1, FZ_K_LIVE, 1, 0);
+    op(FZ_FREE_BURST, 0, 3);
+    for (k = 0; k < 3; k++)
+        op(FZ_STATS, k);
+    op(FZ_FAIL, 0x80, 0);
+    op(FZ_STRDUP, 0, 200, 0, FZ_V_LONG);
+    op(FZ_FAIL, 0x80, 0);
+    op(FZ_ZEROED, 0, 16, 200, ZMODE(0, LARGE));
+    op(FZ_FAIL, 0, 0x80);
+    op(FZ_PRINTF, 1, 2, 200, 0);
+    op(FZ_FAIL, 0x80, 0x80);
+    op(FZ_MEMDUP, 1, 0, 0, FZ_V_LONG);
+    op(FZ_SET_HANDLE, FZ_H_LIVE, 1);
+    op(FZ_STRDUP, CUR, 12, 0, 0);
+    op(FZ_PRINTF, CUR, 1, 5, 0);
+    op(FZ_ZEROED, CUR, 3, 8, ZMODE(0, BYTE));
+    op(FZ_MEMDUP, CUR, 0, 9, 0);
+    op(FZ_REPORT, 1, 0);
+    op(FZ_VERIFY);
+}
+
+/* sm_current_env without an environment, owned, nested, attached, attached to a destroyed
+   one; sm_status_message of the statuses and of other values. */
+static void current_env(void)
+{
+    int k;
+    op(FZ_CURRENT_ENV, 0);
+    op(FZ_CURRENT_ENV, 1);
+    op(FZ_STRDUP, CUR, 3, 0, 0);                   /* NULL env */
+    op(FZ_ADD_CLEANUP, CUR, FZ_CL_LOG, 0);
+    op(FZ_CHILD, CUR, CFG_NULL, 0);
+    op(FZ_ENABLE, CFG(0, 0, 0), COUNTED);          /* env 0 */
+    op(FZ_CURRENT_ENV, 0);
+    op(FZ_MEMDUP, CUR, 0, 30, 1);
+    op(FZ_ZEROED, CUR, 2, 9, ZMODE(0, BYTE));
+    op(FZ_FREE_CUR, FZ_K_LIVE, 0, 0);
+    op(FZ_ENABLE, CFG_NULL, 0);                    /* env 1 */
+    op(FZ_CURRENT_ENV, 0);
+    op(FZ_PRINTF, CUR, 2, 40, 0);
+    op(FZ_DISABLE);
+    op(FZ_CURRENT_ENV, 1);
+    op(FZ_CREATE, CFG(0, 0, 0), COUNTED);          /* env 2 */
+    op(FZ_SET_HANDLE, FZ_H_LIVE, 1);
+    op(FZ_CURRENT_ENV, 0);
+    op(FZ_STRDUP, CUR, 5, 0, 0);
+    op(FZ_DESTROY, 0);
+    op(FZ_CURRENT_ENV, 0);                         /* SM_INVALID_HANDLE */
+    op(FZ_CURRENT_ENV, 1);
+    op(FZ_STRDUP, CUR, 5, 0, 0);
+    for (k = 0; k < 16; k++)
+        op(FZ_CURRENT_ENV, (k < 5 ? k : k * 9) << 1);
+    op(FZ_SET_HANDLE, FZ_H_NULL, 0);
+    op(FZ_CURRENT_ENV, 0);
+}
+
+/* Cleanups: each function, a pair twice, data NULL, removal of the right one, NULL arguments,
+   cleanups that allocate and add one while destroy or reset runs them, a refused registration,
+   disable and the end of the input running them. */
+static void cleanups(void)
+{
+    int k;
+    op(FZ_CREATE, CFG(0, 0, 0), COUNTED);          /* env 0 */
+    op(FZ_CREATE, CFG(T | P, 1, 2), COUNTED);      /* env 1 */
+    op(FZ_ALLOC_BURST, 0, 10, 60);
+    op(FZ_ALLOC_BURST, 1, 10, 60);
+    for (k = 0; k < FZ_NCL; k++)
+        op(FZ_ADD_CLEANUP, 0, k, k);
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_LOG, 0);
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_LOG2, 0);
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_LOG, 0);           /* (log, 0) twice, log2 between */
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_LOG, FZ_CDATA);    /* data NULL */
+    op(FZ_ADD_CLEANUP, 0, FZ_NCL, 0);              /* fn NULL */
+    op(FZ_ADD_CLEANUP, NULLENV, FZ_CL_LOG, 0);
+    op(FZ_REMOVE_CLEANUP, 0, FZ_CL_LOG, 0);        /* the later one */
+    op(FZ_REMOVE_CLEANUP, 0, FZ_CL_LOG, 1);        /* that fn with other data: none */
+    op(FZ_REMOVE_CLEANUP, 0, FZ_CL_LOG2, 1);
+    op(FZ_REMOVE_CLEANUP, 0, FZ_CL_LOG, FZ_CDATA);
+    op(FZ_REMOVE_CLEANUP, 0, FZ_CL_LOG, FZ_CDATA); /* gone */
+    op(FZ_REMOVE_CLEANUP, 0, FZ_NCL, 0);
+    op(FZ_REMOVE_CLEANUP, NULLENV, FZ_CL_LOG, 0);
+    op(FZ_RESET, 0);                               /* they run; the list is then empty */
+    op(FZ_ALLOC_BURST, 0, 5, 30);
+    op(FZ_RESET, 0);
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_ALLOC, 2);
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_VERIFY, 3);
+    op(FZ_ALLOC_BURST, 0, 5, 30);
+    op(FZ_RESET, 0);
+    op(FZ_STATS, 0);
+    op(FZ_ADD_CLEANUP, 1, FZ_CL_VERIFY, 0);
+    op(FZ_ADD_CLEANUP, 1, FZ_CL_ALLOC, 1);         /* its block shows in the report */
+    op(FZ_ADD_CLEANUP, 1, FZ_CL_ALLOC, 3);
+    op(FZ_DESTROY, 1);
+    op(FZ_CREATE, CFG(0, 0, 0), COUNTED);          /* env 2 */
+    op(FZ_FAIL, 0, 0x80);
+    op(FZ_ADD_CLEANUP, 1, FZ_CL_LOG, 0);           /* its first: refused */
+    op(FZ_ADD_CLEANUP, 1, FZ_CL_LOG2, 0);
+    op(FZ_CREATE, CFG(T, 1, 0), COUNTED);          /* env 3 */
+    op(FZ_ALLOC, 2, BYTE, 40, SITE(1));
+    op(FZ_ALLOC_BURST, 2, 6, 90);
+    op(FZ_ADD_CLEANUP, 2, FZ_CL_ALLOC, 0);
+    op(FZ_ADD_CLEANUP, 2, FZ_CL_ALLOC, 1);
+    op(FZ_FAIL, 0x80, 0x80);                       /* every allocator call refused meanwhile */
+    op(FZ_DESTROY, 2);
+    op(FZ_ENABLE, CFG(T, 1, 0), COUNTED);
+    op(FZ_ALLOC_CUR, BYTE, 20, SITE(1));
+    op(FZ_ADD_CLEANUP, CUR, FZ_CL_VERIFY, 0);
+    op(FZ_ADD_CLEANUP, CUR, FZ_CL_ALLOC, 1);
+    op(FZ_ADD_CLEANUP, CUR, FZ_CL_LOG, 2);
+    op(FZ_REMOVE_CLEANUP, CUR, FZ_CL_LOG, 2);
+    op(FZ_DISABLE);
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_ALLOC, 0);         /* for the end of the input */
+    op(FZ_ADD_CLEANUP, 0, FZ_CL_VERIFY, 1);
+    op(FZ_ENABLE, CFG_NULL, 0);
+    op(FZ_ADD_CLEANUP, CUR, FZ_CL_ALLOC, 3);
+}
+
+/* Children: the parent's configuration or their own, grandchildren, cleanups and reports in
+   each; one destroyed early, the rest with a reset of their parent, attached to when that
+   happens; refused configurations and failures; children of an enabled environment. */
+static void children(void)
+{
+    int e;
+    op(FZ_CREATE, CFG(T, 1, 2), COUNTED);          /* env 0 */
+    op(FZ_ALLOC_BURST, 0, 6, 50);
+    op(FZ_CHILD, 0, CFG_NULL, 0);                  /* env 1: env 0's configuration */
+    op(FZ_CHILD, 0, CFG(0, 0, 0), COUNTED);        /* env 2: its own */
+    op(FZ_CHILD, 1, CFG_NULL, 0);                  /* env 3: env 1's child */
+    op(FZ_CHILD, 0, CFG(0, 0, 0), MALLOC | NO_STATUS);   /* env 4 */
+    op(FZ_CHILD, 0, CFG(0, 0, 0), ALLOC_ONLY);     /* refused */
+    op(FZ_CHILD, NULLENV, CFG_NULL, 0);
+    op(FZ_CHILD, NULLENV, CFG(0, 0, 0), COUNTED);
+    for (e = 0; e < 5; e++) {
+        op(FZ_ALLOC_BURST, e, 4, 30 + e);
+        op(FZ_ALLOC, e, BYTE, e, SITE(e % 4));
+        op(FZ_ADD_CLEANUP, e, FZ_CL_VERIFY, 0);
+        op(FZ_ADD_CLEANUP, e, FZ_CL_LOG, 1);
+    }
+    op(FZ_ADD_CLEANUP, 3, FZ_CL_ALLOC, 2);
+    for (e = 0; e < 5; e++)
+        op(FZ_STATS, e);
+    op(FZ_REPORT, 0, 0);
+    op(FZ_REPORT, 1, 0);
+    op(FZ_SET_HANDLE, FZ_H_LIVE, 3);               /* attached to env 3 */
+    op(FZ_DESTROY, 4);                             /* the last child, early */
+    op(FZ_RESET, 0);                               /* 2, then 3 and 1 go */
+    op(FZ_GET_HANDLE, 0);
+    op(FZ_CURRENT_ENV, 0);
+    op(FZ_SET_HANDLE, FZ_H_STALE, 1);
+    op(FZ_STATS, 0);
+    op(FZ_CHILD, 0, CFG_NULL, 0);                  /* env 5 */
+    op(FZ_CHILD, 0, CFG(T, 1, 0), COUNTED);        /* env 6 */
+    op(FZ_ALLOC_BURST, 1, 3, 20);
+    op(FZ_ALLOC_BURST, 2, 3, 20);
+    op(FZ_FAIL, 1, 0);
+    op(FZ_CHILD, 0, CFG_NULL, 0);                  /* its memory refused */
+    op(FZ_FAIL, 0, 0x80);
+    op(FZ_CHILD, 1, CFG_NULL, 0);                  /* its records refused */
+    op(FZ_FAIL, 0, 0x80);
+    op(FZ_CHILD, 2, CFG(0, 0, 0), COUNTED);
+    op(FZ_FAIL, 0x80, 0);
+    op(FZ_CHILD, 0, CFG(0, 0, 0), COUNTED);
+    op(FZ_STATS, 0);
+    op(FZ_ENABLE, CFG(0, 0, 0), COUNTED);
+    op(FZ_CHILD, CUR, CFG_NULL, 0);
+    op(FZ_CHILD, CUR, CFG(T, 1, 0), COUNTED | NO_STATUS);
+    op(FZ_ALLOC_BURST, 3, 5, 40);
+    op(FZ_ADD_CLEANUP, 3, FZ_CL_ALLOC, 0);
+    op(FZ_ADD_CLEANUP, 4, FZ_CL_VERIFY, 1);
+    op(FZ_ADD_CLEANUP, CUR, FZ_CL_VERIFY, 2);
+    op(FZ_DISABLE);                                /* its children go with it */
+    op(FZ_CHILD, 0, CFG_NULL, 0);
+    op(FZ_CHILD, 3, CFG_NULL, 0);                  /* a grandchild, for the end of the input */
+    op(FZ_DESTROY, 0);
+}
+
+/* Threads whose environments have cleanups, blocks and children when they disable or exit. */
+static void thread_cleanups(void)
+{
+    op(FZ_THREAD_ENV, CFG(0, 0, 0), COUNTED, 0x30, 0x03);    /* log, log2, verify; exits */
+    op(FZ_THREAD_ENV, CFG(T, 1, 2), COUNTED, 0x70, 0x0B);    /* verify, alloc, log; disables */
+    op(FZ_THREAD_ENV, CFG(T, 1, 2), COUNTED, 0x20, 0x1E);    /* a child with its configuration */
+    op(FZ_THREAD_ENV, CFG(0, 0, 0), COUNTED, 0x10, 0x2D);    /* a child with its own */
+    op(FZ_THREAD_ENV, CFG_NULL, 0, 0x30, 0x1F);
+    op(FZ_THREAD_ENV, CFG(0, 0, 0), COUNTED, 0x03, 0x13);    /* bookkeeping refused here and there */
+    op(FZ_THREAD_ENV, CFG(0, 0, 0), COUNTED, 0x05, 0x13);
+    op(FZ_THREAD_ENV, CFG(0, 0, 0), COUNTED, 0x07, 0x23);
+    op(FZ_ENABLE, CFG(0, 0, 0), COUNTED);
+    op(FZ_THREAD_ENV, CFG(0, 0, 0), COUNTED, 0x70, 0x13);
+    op(FZ_CURRENT_ENV, 0);
+}
+
 int main(int argc, char **argv)
 {
     static const struct { const char *name; void (*make)(void); } scenarios[] = {
@@ -615,6 +863,9 @@ int main(int argc, char **argv)
         { "17_huge", huge },                     { "18_trim", trim },
         { "19_all_flags", all_flags },           { "20_big_blocks", big_blocks },
         { "21_many_envs", many_envs },           { "22_threads", threads },
+        { "23_strings", strings },               { "24_current_env", current_env },
+        { "25_cleanups", cleanups },             { "26_children", children },
+        { "27_thread_cleanups", thread_cleanups },
     };
     size_t i;
     if (argc != 2) {
