@@ -1058,9 +1058,9 @@ struct sm_env {
     size_t norphans;              /* and a hint that there are some (atomic) */
     sm_env *next_spare;           /* in a thread's cache of released environments */
     struct sm__cleanup *cleanups; /* stb_ds array, run last first; under the lock */
-    sm_env *parent;               /* sm_env_create_child: released with it; under its lock */
-    sm_env **children;            /* stb_ds array of the children, oldest first; under the lock */
-    size_t child_at;              /* index in parent->children */
+    sm_env *parent;               /* sm_env_create_child: released with it */
+    sm_env *last_child;           /* the newest child; under the lock */
+    sm_env *older, *newer;        /* the siblings, in the order of creation; under parent's lock */
 };
 
 typedef struct sm__cleanup { sm_cleanup_fn *fn; void *data; } sm__cleanup;
@@ -2280,7 +2280,8 @@ static int sm__locate_in(const sm_env *env, sm__chunk *ch, uintptr_t p, int insi
         return 0;
     w->ch = ch;
     if (!ch->starts) {
-        if (!inside && p != (uintptr_t)ch->payload)
+        /* `used` is at the limit while the block is there (a spare single chunk has none) */
+        if (ch->used != (uintptr_t)ch->limit || (!inside && p != (uintptr_t)ch->payload))
             return 0;
         w->i = w->end = 0;
         w->start = ch->payload;
@@ -2603,7 +2604,7 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
     }
     env->norphans = 0;
-    env->parent = NULL;
+    env->parent = env->last_child = env->older = env->newer = NULL;
     /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
     env->solo.next_size = chunk;
     SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : NULL);
@@ -2738,6 +2739,7 @@ static void sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
                       calling the backing allocator; without room for them, they go back */
                    sm__reserve(env->spares, sizeof *env->spares, 1, &grown)) {
             env->spares = (sm__chunk **)grown;
+            ch->used = (uintptr_t)ch->payload;   /* no block: a kept single chunk is empty too */
             SM__STORE(&ch->cursor, (sm__cursor *)NULL);
             SM__ARRPUT(env->spares, ch);
         } else {
@@ -2828,7 +2830,6 @@ static void sm__env_free(sm_env *env)
     stbds_arrfree(env->chunks);
     stbds_arrfree(env->cursors);
     stbds_arrfree(env->cleanups);
-    stbds_arrfree(env->children);
     sm__mutex_destroy(&env->lock);
     /* read before the memory goes to the cache, whose tools then see it as undefined */
     self_base = env->self_base;
@@ -3260,20 +3261,26 @@ SMALLOC_DEF sm_status sm_env_report(const sm_env *env, sm_report_fn *fn, void *u
 /* Cleanups and child environments                                                          */
 /* ---------------------------------------------------------------------------------------- */
 
-/* Takes the child out of its parent's list, if it still has a parent. */
+/* Takes child out of its parent's list of children. Parent's lock held. */
+static void sm__child_unlink(sm_env *parent, sm_env *child)
+{
+    if (child->newer)
+        child->newer->older = child->older;
+    else
+        parent->last_child = child->older;
+    if (child->older)
+        child->older->newer = child->newer;
+    child->older = child->newer = NULL;
+}
+
+/* A child destroyed before its parent: the parent forgets it. */
 static void sm__child_leave(sm_env *child)
 {
     sm_env *parent = child->parent;
     if (!parent)
         return;
     sm__lock(&parent->lock);
-    {
-        sm_env *last = stbds_arrpop(parent->children);
-        if (last != child) {
-            parent->children[child->child_at] = last;
-            last->child_at = child->child_at;
-        }
-    }
+    sm__child_unlink(parent, child);
     child->parent = NULL;
     sm__unlock(&parent->lock);
 }
@@ -3293,7 +3300,7 @@ static void sm__env_unwind(sm_env *env)
     for (;;) {
         sm_env *child = NULL;
         sm__cleanup c = { NULL, NULL };
-        if (stbds_arrlen(at->children) == 0 && stbds_arrlen(at->cleanups) == 0) {
+        if (!at->last_child && stbds_arrlen(at->cleanups) == 0) {
             sm_env *up = at->parent;
             if (at == env)
                 return;
@@ -3303,9 +3310,10 @@ static void sm__env_unwind(sm_env *env)
             continue;
         }
         sm__lock(&at->lock);
-        if (stbds_arrlen(at->children) > 0)
-            child = stbds_arrpop(at->children);   /* its parent stays set: the way back */
-        else
+        if (at->last_child) {
+            child = at->last_child;
+            sm__child_unlink(at, child);   /* its parent stays set: the way back */
+        } else
             c = stbds_arrpop(at->cleanups);
         sm__unlock(&at->lock);
         if (child)
@@ -3353,21 +3361,17 @@ SMALLOC_DEF sm_status sm_env_remove_cleanup(sm_env *env, sm_cleanup_fn *fn, void
     return st;
 }
 
-/* Enters child in parent's list; SM_OUT_OF_MEMORY (and nothing entered) without room. */
-static sm_status sm__child_adopt(sm_env *parent, sm_env *child)
+/* Enters child as parent's newest child: a list through the children, no memory needed. */
+static void sm__child_adopt(sm_env *parent, sm_env *child)
 {
-    void *grown;
-    sm_status st = SM_OUT_OF_MEMORY;
     sm__lock(&parent->lock);
-    if (sm__reserve(parent->children, sizeof *parent->children, 1, &grown)) {
-        parent->children = (sm_env **)grown;
-        child->parent = parent;
-        child->child_at = stbds_arrlenu(parent->children);
-        SM__ARRPUT(parent->children, child);
-        st = SM_OK;
-    }
+    child->parent = parent;
+    child->older = parent->last_child;
+    child->newer = NULL;
+    if (parent->last_child)
+        parent->last_child->newer = child;
+    parent->last_child = child;
     sm__unlock(&parent->lock);
-    return st;
 }
 
 SMALLOC_DEF sm_env *sm_env_create_child(sm_env *parent, const sm_config *config, sm_status *status)
@@ -3390,10 +3394,8 @@ SMALLOC_DEF sm_env *sm_env_create_child(sm_env *parent, const sm_config *config,
             config = &cfg;
         }
         child = sm__env_new(config, &st);
-        if (child && (st = sm__child_adopt(parent, child)) != SM_OK) {
-            sm__env_delete(child);
-            child = NULL;
-        }
+        if (child)
+            sm__child_adopt(parent, child);
         if (status)
             *status = st;
         return child;

@@ -274,8 +274,34 @@ TEST(cache_threads)
 }
 #endif
 
+/* A large block of a destroyed environment is no block of the one created next, which reuses
+   the first one's memory (the API fuzzer found it still live there). */
+TEST(parked_single_chunk_is_no_block)
+{
+    sm_block_info info;
+    sm_env *env = sm_env_create(NULL, NULL);
+    void *big, *again;
+    REQUIRE(env != NULL);
+    big = sm_env_allocate(env, 4096, NULL);   /* a chunk of its own */
+    REQUIRE(big != NULL);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    env = sm_env_create(NULL, NULL);
+    REQUIRE(env != NULL);
+    CHECK_EQ_INT(sm_env_free(env, big), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_describe(env, big, &info), SM_INVALID_ARG);
+    CHECK_EQ_SIZE(tu_stats(env).live_blocks, 0);
+    again = sm_env_allocate(env, 4000, NULL);   /* may reuse that chunk, and is then live */
+    REQUIRE(again != NULL);
+    CHECK_EQ_INT(sm_env_describe(env, again, &info), SM_OK);
+    CHECK(info.live == 1 && info.start == again);
+    CHECK_EQ_INT(sm_env_free(env, again), SM_OK);
+    CHECK_EQ_INT(sm_env_free(env, again), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+}
+
 void suite_cache(void)
 {
+    RUN(parked_single_chunk_is_no_block);
     RUN(cache_reuses_memory);
     RUN(cache_reset_gives_single_chunks);
     RUN(cache_not_for_custom_backing);
