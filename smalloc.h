@@ -993,6 +993,7 @@ typedef struct sm__chunk {
     sm_env *env;                  /* the environment it belongs to (checked by mark-free) */
     unsigned char *base;          /* what the backing allocator returned, */
     size_t size;                  /* and its size, as passed back to the backing free */
+    uintptr_t mapped;             /* the end of the pages it has entered in the page map */
     unsigned char *payload;       /* first granule (the block, for a single chunk) */
     unsigned char *limit;         /* end of the payload */
     uintptr_t used;               /* end of the last block once no cursor bumps here */
@@ -1523,22 +1524,28 @@ static uintptr_t sm__map_store(const sm__chunk *ch, sm__chunk *value, uintptr_t 
     return upto;
 }
 
-/* Takes ch out of the pages of its memory. */
+/* Takes ch out of the pages it entered. */
 static void sm__map_leave(const sm__chunk *ch)
 {
-    uintptr_t b = (uintptr_t)ch->base;
-    (void)sm__map_store(ch, NULL, b & ~(SM__PAGE - 1), b + ch->size, 0);
+    (void)sm__map_store(ch, NULL, (uintptr_t)ch->base & ~(SM__PAGE - 1), ch->mapped, 0);
 }
 
-/* Enters ch in the pages of its memory; 0 (and nothing entered) when a node cannot be made. */
-static int sm__map_enter(sm__chunk *ch)
+/* Enters ch in the pages of its memory below address end that it has not entered yet; 0 (and
+   nothing more entered) when a node cannot be made. A normal chunk enters all of its memory;
+   a single chunk only up to its block's start, which is all that mark-free and reallocation
+   look up (sm_env_describe finds an address further inside by a walk over the chunks). */
+static int sm__map_enter(sm__chunk *ch, uintptr_t end)
 {
-    uintptr_t b = (uintptr_t)ch->base, first = b & ~(SM__PAGE - 1), end = b + ch->size;
-    uintptr_t stop = sm__map_store(ch, ch, first, end, 1);
-    if (stop == end)
+    uintptr_t from = ch->mapped ? ch->mapped : (uintptr_t)ch->base & ~(SM__PAGE - 1), stop;
+    if (from >= end)
         return 1;
-    (void)sm__map_store(ch, NULL, first, stop, 0);
-    return 0;
+    stop = sm__map_store(ch, ch, from, end, 1);
+    if (stop != end) {
+        (void)sm__map_store(ch, NULL, from, stop, 0);
+        return 0;
+    }
+    ch->mapped = ((end - 1) & ~(SM__PAGE - 1)) + SM__PAGE;
+    return 1;
 }
 
 /* The chunk whose payload holds address a, or NULL. */
@@ -1698,9 +1705,10 @@ static unsigned char *sm__grain_up(unsigned char *p)
 }
 
 /* Makes the header of a chunk of memory base..base+size whose payload starts `offset` bytes
-   after the header and is `span` bytes long, and enters it in the page map; NULL (the memory
-   given back) when the map has no room. */
-static sm__chunk *sm__chunk_make(sm_env *env, unsigned char *base, size_t size, size_t offset, size_t span)
+   after the header and is `span` bytes long, and enters it in the page map (single: a chunk
+   of one block, see sm__map_enter); NULL (the memory given back) when the map has no room. */
+static sm__chunk *sm__chunk_make(sm_env *env, unsigned char *base, size_t size, size_t offset, size_t span,
+                                 int single)
 {
     sm__chunk *ch = (sm__chunk *)(void *)sm__grain_up(base);
     memset(ch, 0, sizeof *ch);
@@ -1710,7 +1718,7 @@ static sm__chunk *sm__chunk_make(sm_env *env, unsigned char *base, size_t size, 
     ch->payload = (unsigned char *)ch + offset;
     ch->limit = ch->payload + span;
     ch->used = (uintptr_t)ch->payload;
-    if (!sm__map_enter(ch)) {
+    if (!sm__map_enter(ch, single ? (uintptr_t)ch->payload + 1 : (uintptr_t)base + size)) {
         sm__release(env, base, size, 0);
         return NULL;
     }
@@ -1730,7 +1738,7 @@ static sm__chunk *sm__chunk_normal(sm_env *env, size_t size, const char *file, i
     granules = room / q * 4 + room % q * 4 / q;
     words = (granules + SM__WBITS - 1) / SM__WBITS;
     offset = (SM__HEADER + 2 * words * sizeof(size_t) + SM__GRAIN - 1) / SM__GRAIN * SM__GRAIN;
-    ch = sm__chunk_make(env, base, size, offset, granules * SM__GRAIN);
+    ch = sm__chunk_make(env, base, size, offset, granules * SM__GRAIN, 0);
     if (!ch)
         return NULL;
     ch->starts = (size_t *)(void *)((unsigned char *)ch + SM__HEADER);
@@ -2043,6 +2051,10 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
             header = (unsigned char *)ch;
             offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
                               (uintptr_t)header);
+            if (!sm__map_enter(ch, (uintptr_t)header + offset + 1)) {
+                SM__ARRPUT(env->spares, ch);   /* back where it was: its slot is still there */
+                return NULL;
+            }
             ch->payload = header + offset;
             ch->limit = ch->payload + sm__round(size);
             ch->single_freed = 0;
@@ -2058,7 +2070,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
             header = sm__grain_up(base);
             offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
                               (uintptr_t)header);
-            ch = sm__chunk_make(env, base, total, offset, sm__round(size));
+            ch = sm__chunk_make(env, base, total, offset, sm__round(size), 1);
             if (!ch)
                 return NULL;
         }
@@ -2310,7 +2322,16 @@ static int sm__locate_in(const sm_env *env, sm__chunk *ch, uintptr_t p, int insi
 
 static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
 {
-    return sm__locate_in(env, sm__chunk_of(p), p, inside, w);
+    ptrdiff_t i;
+    if (sm__locate_in(env, sm__chunk_of(p), p, inside, w))
+        return 1;
+    /* inside a block with a chunk of its own, past the pages that chunk entered in the map */
+    for (i = 0; inside && i < stbds_arrlen(env->chunks); i++) {
+        sm__chunk *ch = env->chunks[i];
+        if (!ch->starts && p >= (uintptr_t)ch->payload && p < (uintptr_t)ch->limit)
+            return sm__locate_in(env, ch, p, inside, w);
+    }
+    return 0;
 }
 
 /* Waits until no other thread is inside a mark-free of a block of ch (see sm__free_other). */
