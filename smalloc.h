@@ -2055,6 +2055,9 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
                 SM__ARRPUT(env->spares, ch);   /* back where it was: its slot is still there */
                 return NULL;
             }
+            /* it holds no block: all of its room is the new block's to use (the old block's
+               extent, which the tools were shown again, may differ from the new one) */
+            sm__show(header + SM__HEADER, (size_t)(ch->base + ch->size - (header + SM__HEADER)));
             ch->payload = header + offset;
             ch->limit = ch->payload + sm__round(size);
             ch->single_freed = 0;

@@ -286,6 +286,31 @@ TEST(poison_realloc_old_size_usable)
     CHECK_EQ_SIZE(c.live_bytes, 0);
 }
 
+/* A large block's chunk kept by a destroyed SM_POISON environment, reused by the next one for
+   a block of another size and alignment: all of the new block is accessible. */
+TEST(poison_reused_single_chunk_accessible)
+{
+    sm_config cfg;
+    size_t align;
+    memset(&cfg, 0, sizeof cfg);
+    for (align = 16; align <= 4096; align *= 2) {
+        sm_env *env;
+        unsigned char *p;
+        cfg.flags = SM_POISON;
+        env = sm_env_create(&cfg, NULL);
+        REQUIRE(env != NULL);
+        CHECK(sm_env_allocate(env, 3000, NULL) != NULL);   /* a chunk of its own */
+        CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+        env = sm_env_create(NULL, NULL);
+        REQUIRE(env != NULL);
+        p = (unsigned char *)sm_env_allocate_aligned(env, 3100, align, NULL);
+        REQUIRE(p != NULL);
+        CHECK(accessible(p, 3100));
+        memset(p, 1, 3100);
+        CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    }
+}
+
 /* Memory from the chunk cache is accessible again in the next environment, flags or not. */
 TEST(poison_cache_reuse_accessible)
 {
@@ -324,6 +349,7 @@ void suite_poison(void)
     RUN(poison_tail);
     RUN(poison_recycle);
     RUN(poison_realloc_old_size_usable);
+    RUN(poison_reused_single_chunk_accessible);
     RUN(poison_off_untouched);
     RUN(poison_cache_reuse_accessible);
 }
