@@ -59,7 +59,7 @@ static void skewed_workload(size_t skew, unsigned flags)
         size_t r = tu_rand(&seed);
         size[i] = r % 10 == 0 ? 3000 + r % 30000 : r % 200;
         if (i % 7 == 3) {
-            size_t align = (size_t)1 << (4 + r % 6);
+            size_t align = TC_GRAIN << (r % 6);
             p[i] = sm_env_allocate_aligned(env, size[i], align, NULL);
             REQUIRE(p[i] != NULL);
             CHECK((uintptr_t)p[i] % align == 0);
@@ -67,7 +67,7 @@ static void skewed_workload(size_t skew, unsigned flags)
             p[i] = sm_env_allocate(env, size[i], NULL);
             REQUIRE(p[i] != NULL);
         }
-        CHECK((uintptr_t)p[i] % 16 == 0 || (uintptr_t)p[i] % sizeof(long double) == 0);
+        CHECK((uintptr_t)p[i] % TC_GRAIN == 0);
         memset(p[i], (int)(i & 0xFF), size[i]);
         live++;
     }
@@ -124,7 +124,7 @@ TEST(backing_skewed_enable)
     a = sm_allocate(24, NULL);
     b = sm_allocate(24, NULL);
     REQUIRE(a && b);
-    CHECK((uintptr_t)a % 16 == 0 && (uintptr_t)b % 16 == 0);
+    CHECK((uintptr_t)a % TC_GRAIN == 0 && (uintptr_t)b % TC_GRAIN == 0);
     CHECK_EQ_INT(sm_free(a), SM_OK);
     CHECK_EQ_INT(sm_free(a), SM_INVALID_ARG);
     child = sm_env_create_child(sm_current_env(NULL), NULL, NULL);

@@ -265,11 +265,11 @@ TEST(poison_realloc_old_size_usable)
     tc_init(&c);
     env = poison_env(&c, 0, 0);
     REQUIRE(env != NULL);
-    p = (unsigned char *)sm_env_allocate(env, 10, NULL);   /* usable: a granule */
+    p = (unsigned char *)sm_env_allocate(env, 10, NULL);   /* usable: TC_ROUND(10) */
     REQUIRE(p != NULL);
     CHECK(sm_env_allocate(env, 8, NULL) != NULL);         /* p is not the last: it moves */
     memset(p, 7, 10);
-    q = (unsigned char *)sm_env_reallocate(env, p, G, 100, &st);
+    q = (unsigned char *)sm_env_reallocate(env, p, TC_ROUND(10), 100, &st);
     CHECK_EQ_INT(st, SM_OK);
     REQUIRE(q != NULL && q != p);
     for (i = 0; i < 10; i++)
@@ -278,7 +278,7 @@ TEST(poison_realloc_old_size_usable)
     /* in place: the last block grows, old_size again past the size asked for */
     p = (unsigned char *)sm_env_allocate(env, 20, NULL);
     REQUIRE(p != NULL);
-    q = (unsigned char *)sm_env_reallocate(env, p, 2 * G, 40, &st);
+    q = (unsigned char *)sm_env_reallocate(env, p, TC_ROUND(20), 40, &st);
     CHECK(q == p);
     CHECK(accessible(q, 40));
     memset(q, 1, 40);
