@@ -251,10 +251,18 @@ CONTENTS
    first environment, take smalloc's locks around the fork. Without fork (Windows) there is
    nothing to do; with SMALLOC_C11_THREADS there are no fork hooks, so fork only while no other
    thread is inside smalloc.
-   Callbacks: report functions and cleanups run with no lock of smalloc held. The backing
-   allocator is called with the environment's lock held when a chunk or cursor is added: it may
-   call smalloc on other environments, not on that one, and it must return (report failure with
-   NULL, never by longjmp or a C++ exception). None of them may call fork.
+   Callbacks: the backing allocator (alloc and free), report functions and cleanups run with no
+   lock of smalloc held, so they may block (wait for threads that use the same environment) and
+   call smalloc. A backing allocator may read the figures of the environment it serves, and use
+   any other environment; it must not allocate in, mark free in, reset or destroy the one it
+   serves, and it must return (report failure with NULL, never by longjmp or a C++ exception).
+   It may enable, disable or attach the calling thread: an sm_allocate under way still ends in
+   the environment it began in, and the thread's next calls serve the one current then. At the
+   owner's disable and at thread exit the environment is no longer current when its cleanups and
+   report run (the one before it is): sm_allocate there serves that one, sm_disable_allocate
+   disables that one, and sm_enable_allocate enables a new one, current once the disable
+   returns; the environment being released is still there for sm_env_* calls until they all
+   return. None of them may call fork.
    Signals: no smalloc function is async-signal-safe.
 
 12. COSTS
@@ -1006,6 +1014,7 @@ typedef struct sm__chunk {
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
     size_t nsites;                /* nsites of them in use; the bumping thread appends */
     sm__site site;                /* SM_TRACK, single chunk: its block */
+    struct sm__chunk *next_out;   /* taken out under the lock, to give back once it is let go */
 } sm__chunk;
 
 /* Each thread that allocates in an environment bumps its own cursor, so allocation needs no
@@ -1674,7 +1683,8 @@ SMALLOC_DEF size_t sm_cache_trim(size_t keep)
 #define SM__MIN_CHUNK ((size_t)SM__PAGE)   /* the page map needs every chunk a page long */
 
 /* size..max bytes for env (the cache may have a larger block than asked; *got says), counted
-   in its figures. */
+   in its figures. Called with no lock of env held: the backing allocator may call smalloc
+   (API.md's rule for callbacks). The peak is taken by sm__peak once the memory is in use. */
 static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const char *file, int line)
 {
     void *p = env->cached ? sm__cache_take(size, max, got, 0) : NULL;
@@ -1682,18 +1692,24 @@ static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const
         *got = size;
         p = env->alloc(env->context, size, file, line);
     }
-    if (p) {
-        env->backing_bytes += *got;
-        if (env->backing_bytes > env->backing_peak)
-            env->backing_peak = env->backing_bytes;
-    }
+    if (p)
+        (void)SM__FETCH_ADD(&env->backing_bytes, *got);
     return p;
 }
 
-/* held: the caller holds the cache lock (destroy gives everything back under one). */
+/* Records the bytes held now as the peak if they are more. Lock held. */
+static void sm__peak(sm_env *env)
+{
+    size_t now = SM__LOAD(&env->backing_bytes);
+    if (now > env->backing_peak)
+        env->backing_peak = now;
+}
+
+/* Gives back memory sm__obtain returned. held: the caller holds the cache lock (destroy gives
+   everything back under one); no lock of env may be held, as the backing free is a callback. */
 static void sm__release(sm_env *env, void *p, size_t size, int held)
 {
-    env->backing_bytes -= size;
+    (void)SM__FETCH_ADD(&env->backing_bytes, (size_t)0 - size);
     if (!env->cached || !sm__cache_put(p, size, held))
         env->free(env->context, p, size);
 }
@@ -1751,14 +1767,37 @@ static sm__chunk *sm__chunk_normal(sm_env *env, size_t size, const char *file, i
     return ch;
 }
 
-static void sm__chunk_dispose(sm_env *env, sm__chunk *ch, int held)
+/* Takes ch out of the page map: no mark-free finds it any more. Its memory then goes back with
+   sm__chunk_give_back, with no lock of env held (the backing free is a callback). */
+static void sm__chunk_unmap(sm_env *env, sm__chunk *ch)
 {
     stbds_arrfree(ch->sites);
+    ch->sites = NULL;
     if ((env->flags & SM_POISON) && ch->limit > ch->payload)
         sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));
     sm__show(ch->payload, (size_t)(ch->limit - ch->payload));   /* the backing allocator's again */
     sm__map_leave(ch);
+}
+
+static void sm__chunk_give_back(sm_env *env, sm__chunk *ch, int held)
+{
     sm__release(env, ch->base, ch->size, held);
+}
+
+static void sm__chunk_dispose(sm_env *env, sm__chunk *ch, int held)
+{
+    sm__chunk_unmap(env, ch);
+    sm__chunk_give_back(env, ch, held);
+}
+
+/* Gives back a list of unmapped chunks linked through `next_out`. */
+static void sm__chunks_give_back(sm_env *env, sm__chunk *list)
+{
+    while (list) {
+        sm__chunk *next = list->next_out;
+        sm__chunk_give_back(env, list, 0);
+        list = next;
+    }
 }
 
 /* A chunk in env->chunks (room reserved) or out of it, in O(1): the array is unordered. */
@@ -2026,8 +2065,31 @@ static sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
     return ch;
 }
 
+/* Where the block of a single chunk whose header is at `header` starts, from the header. */
+static size_t sm__single_offset(const unsigned char *header, size_t alignment)
+{
+    uintptr_t h = (uintptr_t)header;
+    return (size_t)(((h + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) - h);
+}
+
+/* A chunk that sm__refill took or made but cannot use: a spare goes back to the spares (it was
+   taken out under the lock held since), a new one to the backing allocator, with the lock let
+   go meanwhile. */
+static void sm__chunk_discard(sm_env *env, sm__chunk *ch, int spare)
+{
+    if (spare) {
+        SM__ARRPUT(env->spares, ch);   /* its place is still there */
+        return;
+    }
+    sm__unlock(&env->lock);
+    sm__chunk_dispose(env, ch, 0);
+    sm__lock(&env->lock);
+}
+
 /* A block that did not fit the cursor: a single chunk for a large request, else a spare or
-   a new normal chunk for the cursor. NULL + *status on failure, nothing changed. Lock held. */
+   a new normal chunk for the cursor. NULL + *status on failure, nothing changed. Lock held,
+   and let go while new memory is obtained (sm__obtain): meanwhile nobody else changes the
+   calling thread's cursor, which only reset and destroy touch, and they run alone. */
 static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignment,
                         sm_status *status, const char *file, int line)
 {
@@ -2043,16 +2105,13 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     env->chunks = (sm__chunk **)grown;
     if (need > c->next_size / 4) {
         /* a chunk of its own, so that it neither wastes nor inflates the normal chunks */
-        size_t total, most, offset;
-        unsigned char *header;
         ch = sm__spare_take(env, need, 1);
         if (ch) {
             /* one this environment kept when it was parked: still in the page map */
-            header = (unsigned char *)ch;
-            offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
-                              (uintptr_t)header);
+            unsigned char *header = (unsigned char *)ch;
+            size_t offset = sm__single_offset(header, alignment);
             if (!sm__map_enter(ch, (uintptr_t)header + offset + 1)) {
-                SM__ARRPUT(env->spares, ch);   /* back where it was: its slot is still there */
+                sm__chunk_discard(env, ch, 1);
                 return NULL;
             }
             /* it holds no block: all of its room is the new block's to use (the old block's
@@ -2062,26 +2121,34 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
             ch->limit = ch->payload + sm__round(size);
             ch->single_freed = 0;
         } else {
+            size_t total, most;
             unsigned char *base;
             if (!sm__add(need, SM__HEADER + SM__GRAIN, &total) || !sm__add(total, total / 4, &most))
                 return NULL;
             if (total < SM__MIN_CHUNK)
                 most = total = SM__MIN_CHUNK;
+            sm__unlock(&env->lock);
             base = (unsigned char *)sm__obtain(env, total, most, &total, file, line);
-            if (!base)
-                return NULL;
-            header = sm__grain_up(base);
-            offset = (size_t)((((uintptr_t)header + SM__HEADER + alignment - 1) & ~(uintptr_t)(alignment - 1)) -
-                              (uintptr_t)header);
-            ch = sm__chunk_make(env, base, total, offset, sm__round(size), 1);
+            ch = base ? sm__chunk_make(env, base, total, sm__single_offset(sm__grain_up(base), alignment),
+                                       sm__round(size), 1)
+                      : NULL;
+            sm__lock(&env->lock);
             if (!ch)
                 return NULL;
+            spare = 0;
+            /* other threads may have taken the room reserved while the lock was let go */
+            if (!sm__reserve(env->chunks, sizeof *env->chunks, 1, &grown)) {
+                sm__chunk_discard(env, ch, 0);
+                return NULL;
+            }
+            env->chunks = (sm__chunk **)grown;
         }
         block = ch->payload;
         ch->used = (uintptr_t)ch->limit;
         if (env->flags & SM_POISON)
             sm__poison(ch->payload, (size_t)(ch->limit - ch->payload));   /* shown for size */
         sm__dir_insert(env, ch);
+        sm__peak(env);
         c->last_single = ch;
         c->last_chunk = c->chunk;
         c->last_top = SM__LOAD(&c->top);
@@ -2090,21 +2157,27 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     }
     ch = sm__spare_take(env, need, 0);
     if (!ch) {
-        ch = sm__chunk_normal(env, c->next_size, file, line);
+        size_t next = c->next_size;
+        sm__unlock(&env->lock);
+        ch = sm__chunk_normal(env, next, file, line);
+        sm__lock(&env->lock);
         if (!ch)
             return NULL;
         spare = 0;
+        if (!sm__reserve(env->chunks, sizeof *env->chunks, 1, &grown)) {
+            sm__chunk_discard(env, ch, 0);
+            return NULL;
+        }
+        env->chunks = (sm__chunk **)grown;
     }
     if ((env->flags & SM_TRACK) && !sm__site_room(env, ch, 1)) {
-        if (spare)
-            SM__ARRPUT(env->spares, ch);   /* back where it was: its slot is still there */
-        else
-            sm__chunk_dispose(env, ch, 0);
+        sm__chunk_discard(env, ch, spare);
         return NULL;
     }
     if (!spare)
         c->next_size = c->next_size > env->max_size / 2 ? env->max_size : c->next_size * 2;
     sm__dir_insert(env, ch);
+    sm__peak(env);
     sm__cursor_install(c, ch);
     *status = SM_OK;
     block = sm__bump_aligned(c, size, alignment);
@@ -2119,22 +2192,38 @@ static size_t sm__cursor_bytes(const sm_env *env)
     return sizeof(sm__cursor) + ((env->flags & SM_RECYCLE) ? SM__BINS * sizeof(void *) : 0) + SM__GRAIN - 1;
 }
 
-/* A new cursor for the calling thread (room in env->cursors reserved), or NULL. The first
-   thread takes the environment's own cursor, `solo`; with no flags, the allocation fast path
-   then finds it without a lookup. Lock held. */
+/* A new cursor for the calling thread, entered in env->cursors, or NULL. The first thread
+   takes the environment's own cursor, `solo`; with no flags, the allocation fast path then
+   finds it without a lookup. Lock held; let go while another cursor's memory is obtained. */
 static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
 {
-    size_t size = sm__cursor_bytes(env), got;
+    size_t size = sm__cursor_bytes(env), got = 0;
+    unsigned char *raw = NULL;
     sm__cursor *c;
-    if (!env->solo.thread) {
+    void *grown;
+    if (env->solo.thread) {
+        /* the solo cursor stays taken meanwhile: only parking frees it, which runs alone */
+        sm__unlock(&env->lock);
+        raw = (unsigned char *)sm__obtain(env, size, size, &got, file, line);
+        sm__lock(&env->lock);
+        if (!raw)
+            return NULL;
+    }
+    if (!sm__reserve(env->cursors, sizeof *env->cursors, 1, &grown)) {
+        if (raw) {
+            sm__unlock(&env->lock);
+            sm__release(env, raw, got, 0);
+            sm__lock(&env->lock);
+        }
+        return NULL;
+    }
+    env->cursors = (sm__cursor **)grown;
+    if (!raw) {
         /* zeroed by sm__env_init or parked; other threads read its `thread` meanwhile */
         c = &env->solo;
         c->last_chunk = NULL;
         c->last_top = 0;
     } else {
-        unsigned char *raw = (unsigned char *)sm__obtain(env, size, size, &got, file, line);
-        if (!raw)
-            return NULL;
         c = (sm__cursor *)(void *)sm__grain_up(raw);
         memset(c, 0, sizeof *c);
         c->raw = raw;
@@ -2163,20 +2252,18 @@ static void sm__cursor_delete(sm_env *env, sm__cursor *c, int held)
 }
 
 /* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
-   or refills. *cursor receives the cursor for the caller's cache. Takes the lock. */
+   or refills. *cursor receives the cursor for the caller's cache. Takes the lock, which is let
+   go while the backing allocator runs. */
 static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_status *status,
                                const char *file, int line, sm__cursor **cursor)
 {
     sm__cursor *c;
-    void *p = NULL, *grown;
+    void *p = NULL;
     int fresh = 0;
     sm_status st = SM_OUT_OF_MEMORY;
-    size_t peak;
     sm__lock(&env->lock);
-    peak = env->backing_peak;
     c = sm__cursor_find(env);
-    if (!c && sm__reserve(env->cursors, sizeof *env->cursors, 1, &grown)) {
-        env->cursors = (sm__cursor **)grown;
+    if (!c) {
         c = sm__cursor_new(env, file, line);
         fresh = c != NULL;
     }
@@ -2188,14 +2275,20 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
             p = sm__refill(env, c, size, alignment, &st, file, line);
     }
     if (!p && fresh) {
-        /* leave the environment exactly as it was */
-        (void)stbds_arrpop(env->cursors);
-        sm__cursor_delete(env, c, 0);
+        /* leave the environment as it was: other cursors may have been added meanwhile */
+        ptrdiff_t i = stbds_arrlen(env->cursors) - 1;
+        while (env->cursors[i] != c)
+            i--;
+        stbds_arrdelswap(env->cursors, i);
+        if (c == &env->solo)
+            sm__cursor_delete(env, c, 0);   /* gives nothing back: under the lock */
+    }
+    sm__unlock(&env->lock);
+    if (!p && fresh) {
+        if (c != &env->solo)
+            sm__cursor_delete(env, c, 0);
         c = NULL;
     }
-    if (!p)
-        env->backing_peak = peak;   /* a chunk obtained and given back (SM_TRACK) */
-    sm__unlock(&env->lock);
     *cursor = c;
     if (status)
         *status = st;
@@ -2508,37 +2601,40 @@ static int sm__claim(sm__chunk *ch, uintptr_t p)
     return ok;
 }
 
-/* Gives a single chunk back now (SM_RECYCLE, or its thread's last allocation). Lock held. */
-static void sm__single_drop(sm_env *env, sm__chunk *ch)
+/* Takes a single chunk out of env now (SM_RECYCLE, or its thread's last allocation); the
+   caller gives it back (sm__chunk_give_back) once the lock is let go. Lock held. */
+static void sm__single_unlink(sm_env *env, sm__chunk *ch)
 {
     ptrdiff_t k;
     for (k = 0; k < stbds_arrlen(env->cursors); k++)
         if (env->cursors[k]->last_single == ch)
             env->cursors[k]->last_single = NULL;
     sm__dir_remove(env, ch);
-    sm__chunk_dispose(env, ch, 0);
+    sm__chunk_unmap(env, ch);
 }
 
-/* Blocks of single chunks, and any block of an environment with flags: under the lock. */
-static sm_status sm__free_slow(sm_env *env, sm__chunk *ch, uintptr_t p)
+/* Blocks of single chunks, and any block of an environment with flags: under the lock. The
+   chunk is looked up again under it: a single chunk leaves the page map under the lock. */
+static sm_status sm__free_slow(sm_env *env, uintptr_t p)
 {
     sm_status st = SM_INVALID_ARG;
     sm__cursor *c;
+    sm__chunk *drop = NULL;
     sm__where w;
     sm__lock(&env->lock);
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
         st = sm__free_local(env, c, p, 1);
-    } else if (sm__locate_in(env, ch, p, 0, &w) && w.live) {
+    } else if (sm__locate_in(env, sm__chunk_of(p), p, 0, &w) && w.live) {
         if (!w.ch->starts) {
             if (c && c->last_single == w.ch && c->last_chunk == c->chunk &&
                 c->last_top == SM__LOAD(&c->top)) {
                 /* this thread's last allocation: its chunk goes back now */
-                sm__single_drop(env, w.ch);
+                sm__single_unlink(env, drop = w.ch);
                 if (c->chunk)
                     sm__rollback(env, c, (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN);
             } else if (env->flags & SM_RECYCLE) {
-                sm__single_drop(env, w.ch);
+                sm__single_unlink(env, drop = w.ch);
             } else {
                 w.ch->single_freed = 1;
                 if (env->flags & SM_POISON)
@@ -2553,6 +2649,8 @@ static sm_status sm__free_slow(sm_env *env, sm__chunk *ch, uintptr_t p)
         }
     }
     sm__unlock(&env->lock);
+    if (drop)
+        sm__chunk_give_back(env, drop, 0);
     return st;
 }
 
@@ -2570,7 +2668,7 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, uintptr_t p)
     if (!ch || SM__LOAD(&ch->env) != env)
         return SM_INVALID_ARG;
     if (env->flags || !ch->starts)
-        return sm__free_slow(env, ch, p);
+        return sm__free_slow(env, p);
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p, 0) : SM_INVALID_ARG;
@@ -2729,10 +2827,12 @@ static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_de
    was used; single chunks go back, or with keep_singles become spares too (still in the page
    map, for this environment's next large blocks). Cursors are parked, except that `keep` (if
    not NULL) stays on its chunk, emptied, so that its next allocations take the fast path.
-   Nobody else is inside a call on env. */
-static void sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
+   Nobody else is inside a call on env. Returns the chunks to give back (sm__chunks_give_back),
+   out of the page map already. */
+static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
 {
     ptrdiff_t i, n = 0;
+    sm__chunk *out = NULL;
     sm__chunk *kept = keep ? keep->chunk : NULL;
     for (i = 0; i < stbds_arrlen(env->cursors); i++) {
         sm__cursor *c = env->cursors[i];
@@ -2767,7 +2867,9 @@ static void sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
             SM__STORE(&ch->cursor, (sm__cursor *)NULL);
             SM__ARRPUT(env->spares, ch);
         } else {
-            sm__chunk_dispose(env, ch, 0);
+            sm__chunk_unmap(env, ch);
+            ch->next_out = out;
+            out = ch;
         }
     }
     if (env->chunks)
@@ -2783,6 +2885,7 @@ static void sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
     if (env->orphans)
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
     env->norphans = 0;
+    return out;
 }
 
 /* What a thread keeps of the environments it destroys, for the next ones it creates. */
@@ -2802,7 +2905,7 @@ static int sm__env_park(sm_env *env)
     sm__slot_stale(env);
     /* this thread's solo cursor stays on its chunk: the next create here allocates at once */
     keep = SM__LOAD(&env->solo.thread) == SM__ME ? &env->solo : NULL;
-    sm__env_clear(env, keep, 1);
+    sm__chunks_give_back(env, sm__env_clear(env, keep, 1));
     cursors = env->cursors;
     if (cursors && stbds_arrlenu(cursors) > (size_t)(keep != NULL)) {
         for (i = 0; i < stbds_arrlen(cursors); i++)
@@ -2918,12 +3021,14 @@ SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
 
 SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
 {
+    sm__chunk *out;
     if (!env)
         return SM_INVALID_ARG;
     sm__env_unwind(env);
     sm__lock(&env->lock);
-    sm__env_clear(env, env->solo.thread ? &env->solo : NULL, 0);
+    out = sm__env_clear(env, env->solo.thread ? &env->solo : NULL, 0);
     sm__unlock(&env->lock);
+    sm__chunks_give_back(env, out);
     return SM_OK;
 }
 
@@ -3101,8 +3206,9 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
             /* a block with a chunk of its own: the chunk goes back now, so that a block grown
                by steps holds memory in proportion to its final size */
             sm__lock(&env->lock);
-            sm__single_drop(env, w.ch);
+            sm__single_unlink(env, w.ch);
             sm__unlock(&env->lock);
+            sm__chunk_give_back(env, w.ch, 0);
         }
     }
     return q;
@@ -3163,7 +3269,7 @@ SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
         }
     }
     stats->chunks = (size_t)stbds_arrlen(e->chunks) + (size_t)stbds_arrlen(e->spares);
-    stats->backing_bytes = e->backing_bytes;
+    stats->backing_bytes = SM__LOAD(&e->backing_bytes);
     stats->backing_peak = e->backing_peak;
     sm__unlock(&e->lock);
     return SM_OK;
@@ -3534,21 +3640,26 @@ static void sm__attach_to(const sm__attach *at)
 }
 
 #if !defined(SMALLOC_NO_THREADS)
-/* Destroys what the exiting thread enabled and forgets its state. */
+/* Destroys what the exiting thread enabled, newest first, each as its disable would (its
+   callbacks may enable more: those go too), and forgets the thread's state. A record that is
+   not the calling thread's is left alone: on Windows, a fiber deleted by another thread calls
+   the hook there, while the record still belongs to the thread that made it. */
 static void sm__thread_end(sm__thread *rec)
 {
     static const sm__attach none = { NULL, 0, NULL };
-    int mine = sm__t.rec == rec;
-    while (stbds_arrlen(rec->frames) > 0)
-        sm__env_delete(stbds_arrpop(rec->frames).env);
-    stbds_arrfree(rec->frames);
-    SMALLOC_FREE(rec);
-    if (mine) {
-        sm__t.rec = NULL;
-        sm__spare_envs_free();
-        sm__attach_to(&none);
-        memset(sm__t.xid, 0, sizeof sm__t.xid);
+    if (sm__t.rec != rec)
+        return;
+    while (stbds_arrlen(rec->frames) > 0) {
+        sm__frame frame = stbds_arrpop(rec->frames);
+        sm__attach_to(&frame.prev);
+        sm__env_delete(frame.env);
     }
+    stbds_arrfree(rec->frames);
+    sm__t.rec = NULL;
+    SMALLOC_FREE(rec);
+    sm__spare_envs_free();
+    sm__attach_to(&none);
+    memset(sm__t.xid, 0, sizeof sm__t.xid);
 }
 #endif
 
@@ -3630,12 +3741,13 @@ static sm_status sm__current(void)
     return SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen ? SM_OK : SM_INVALID_HANDLE;
 }
 
-/* Remembers the calling thread's cursor in its current environment. */
-static void sm__current_cursor(sm__cursor *c)
+/* Remembers c as the calling thread's cursor in the environment that was current (at) when
+   the call began, if it still is: a backing allocator may have attached the thread elsewhere. */
+static void sm__current_cursor(const sm__attach *at, sm__cursor *c)
 {
-    if (c) {
+    if (c && sm__t.at.slot == at->slot && sm__t.at.gen == at->gen) {
         sm__t.cx = c;
-        sm__t.cur = sm__t.at.env->flags ? &sm__blocked : c;
+        sm__t.cur = at->env->flags ? &sm__blocked : c;
     }
 }
 
@@ -3662,7 +3774,7 @@ SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
     at.gen = SM__LOAD(&at.slot->gen);
     at.env = frame.env;
     sm__attach_to(&at);
-    sm__current_cursor(sm__cached_cursor(frame.env));   /* a reused environment's, if any */
+    sm__current_cursor(&at, sm__cached_cursor(frame.env));   /* a reused environment's, if any */
     return SM_OK;
 }
 
@@ -3689,14 +3801,17 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
         return SM_INVALID_ARG;
     frame = rec->frames[i];
     stbds_arrdel(rec->frames, (size_t)i);
-    sm__env_delete(frame.env);
+    /* the thread's state first, as after the disable: the environment's cleanups and report
+       may enable, disable or attach (sm_allocate there serves the previous environment) */
     sm__attach_to(&frame.prev);
+    sm__env_delete(frame.env);
     return SM_OK;
 }
 
 static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
 {
     sm_status st = sm__current();
+    sm__attach at = sm__t.at;
     sm__cursor *c;
     void *p;
     if (st != SM_OK) {
@@ -3709,8 +3824,8 @@ static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status 
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    p = sm__allocate_in(sm__t.at.env, sm__t.cx, size, alignment, status, file, line, &c);
-    sm__current_cursor(c);
+    p = sm__allocate_in(at.env, sm__t.cx, size, alignment, status, file, line, &c);
+    sm__current_cursor(&at, c);
     return p;
 }
 
@@ -3763,6 +3878,7 @@ SMALLOC_DEF sm_status sm_free(void *node)
 SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm_status *status)
 {
     sm_status st = sm__current();
+    sm__attach at = sm__t.at;
     sm__cursor *c;
     void *p;
     if (st != SM_OK) {
@@ -3770,8 +3886,8 @@ SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm
             *status = st;
         return NULL;
     }
-    p = sm__reallocate_in(sm__t.at.env, sm__t.cx, node, old_size, new_size, status, &c);
-    sm__current_cursor(c);
+    p = sm__reallocate_in(at.env, sm__t.cx, node, old_size, new_size, status, &c);
+    sm__current_cursor(&at, c);
     return p;
 }
 

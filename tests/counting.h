@@ -53,6 +53,7 @@ extern size_t tb_calls;        /* realloc calls so far */
 extern size_t tb_fail_at;      /* refuse this call (absolute index, 1-based); 0: never */
 extern int    tb_fail_all;     /* refuse every call while nonzero */
 extern size_t tb_refused;      /* calls refused */
+extern void (*tb_hook)(void);  /* called at the start of every tb_realloc call, if set */
 extern long   tb_live;         /* blocks held: realloc(NULL, n) minus free(p), except the nodes of
                                   smalloc's page map (32 KiB and more, never freed: they are made
                                   as new address ranges come into use, not leaked) */
@@ -190,11 +191,14 @@ void tc_free_fn(void *context, void *ptr, size_t size)
 size_t tb_calls, tb_fail_at, tb_refused;
 int tb_fail_all;
 long tb_live;
+void (*tb_hook)(void);
 
 void *tb_realloc(void *p, size_t n)
 {
     size_t k = TB_INC(&tb_calls);
     void *q;
+    if (tb_hook)
+        tb_hook();
     if (k == TB_LOAD(&tb_fail_at) || TB_LOAD(&tb_fail_all)) {
         TB_INC(&tb_refused);
         return NULL;

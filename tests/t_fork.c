@@ -6,6 +6,7 @@
 #include "harness.h"
 #include "threads.h"
 #include "util.h"
+#include "counting.h"
 #include "../smalloc.h"
 #include "suites.h"
 
@@ -26,6 +27,7 @@
 #endif
 
 #ifdef FK_RUN
+#include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <time.h>
@@ -151,39 +153,37 @@ TEST(fork_while_threads_allocate)
     CHECK_EQ_INT(sm_env_destroy(fk_shared), SM_OK);
 }
 
-/* Deterministic: a thread is inside the backing allocator, which smalloc calls while it holds
-   the environment's lock to add a chunk, at the moment of the fork. The child must still get
-   new chunks in that environment (without the fork handlers it would wait for a lock that no
-   thread of its own will ever release). */
+/* Deterministic: a thread is inside smalloc's bookkeeping allocator, which grows the list of
+   an environment's cleanups while holding the environment's lock, at the moment of the fork.
+   The child must still get new chunks in that environment (without the fork handlers it would
+   wait for a lock that no thread of its own will ever release). */
 static int fk_inside;
+static pthread_t fk_grower;
 
-static void *fk_slow_alloc(void *context, size_t size, const char *file, int line)
+static void fk_pause_grower(void)
 {
     struct timespec pause = { 0, 50 * 1000 * 1000 };
-    (void)context; (void)file; (void)line;
-    if (size > 100000) {
+    if (pthread_equal(pthread_self(), fk_grower) && !__atomic_load_n(&fk_inside, __ATOMIC_ACQUIRE)) {
         __atomic_store_n(&fk_inside, 1, __ATOMIC_RELEASE);
         nanosleep(&pause, NULL);
     }
-    return malloc(size);
 }
+
+static void fk_nothing(void *data) { (void)data; }
 
 static void fk_grow(void *env)
 {
-    CHECK(sm_env_allocate((sm_env *)env, 200000, NULL) != NULL);
+    fk_grower = pthread_self();
+    tb_hook = fk_pause_grower;   /* its first bookkeeping call: the list of cleanups */
+    CHECK_EQ_INT(sm_env_add_cleanup((sm_env *)env, fk_nothing, NULL), SM_OK);
 }
 
-TEST(fork_while_backing_allocator_runs)
+TEST(fork_while_bookkeeping_grows)
 {
-    sm_config cfg;
     th_thread t;
-    sm_env *env;
+    sm_env *env = sm_env_create(NULL, NULL);
     pid_t pid;
     int status = 0;
-    memset(&cfg, 0, sizeof cfg);
-    cfg.alloc = fk_slow_alloc;
-    cfg.free = fk_free;
-    env = sm_env_create(&cfg, NULL);
     REQUIRE(env != NULL);
     fk_inside = 0;
     REQUIRE(th_thread_start(&t, fk_grow, env));
@@ -196,12 +196,14 @@ TEST(fork_while_backing_allocator_runs)
         alarm(10);
         for (i = 0; i < 100; i++)   /* new chunks: the environment's lock */
             ok &= sm_env_allocate(env, 3000, NULL) != NULL;
+        ok &= sm_env_add_cleanup(env, fk_nothing, NULL) == SM_OK;
         ok &= sm_env_destroy(env) == SM_OK;
         _exit(ok ? 0 : 1);
     }
     CHECK(waitpid(pid, &status, 0) == pid);
     CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     th_thread_join(&t);
+    tb_hook = NULL;
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
 }
 #endif
@@ -210,6 +212,6 @@ void suite_fork(void)
 {
 #ifdef FK_RUN
     RUN(fork_while_threads_allocate);
-    RUN(fork_while_backing_allocator_runs);
+    RUN(fork_while_bookkeeping_grows);
 #endif
 }
