@@ -182,16 +182,21 @@ check-c89: tests/c89_use.c $(HEADER) Makefile | deps
 	@mkdir -p $(BUILD)
 	$(CC) -I. -std=c89 -pedantic -Wall -Wextra -Werror -c tests/c89_use.c -o $(BUILD)/c89_use.o
 
-# The suite again without threads, and with C11 <threads.h> instead of POSIX threads.
+# The suite again without threads, with C11 <threads.h> instead of POSIX threads, and with
+# SMALLOC_DEBUG (the invariants of every environment checked each time its lock is let go).
 $(BUILD)/variants/no_threads: $(TEST_DEPS) Makefile | deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DSMALLOC_NO_THREADS $(TEST_SRCS) -o $@ $(ALL_LDFLAGS) $(LDLIBS)
 $(BUILD)/variants/c11_threads: $(TEST_DEPS) Makefile | deps
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -std=c11 -DSMALLOC_C11_THREADS $(TEST_SRCS) -o $@ $(ALL_LDFLAGS) $(LDLIBS)
-check-variants: $(BUILD)/variants/no_threads $(BUILD)/variants/c11_threads
+$(BUILD)/variants/debug: $(TEST_DEPS) Makefile | deps
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -DSMALLOC_DEBUG $(TEST_SRCS) -o $@ $(ALL_LDFLAGS) $(LDLIBS)
+check-variants: $(BUILD)/variants/no_threads $(BUILD)/variants/c11_threads $(BUILD)/variants/debug
 	./$(BUILD)/variants/no_threads
 	./$(BUILD)/variants/c11_threads
+	./$(BUILD)/variants/debug
 
 # Two files: the implementation in one, plain use in the other.
 $(BUILD)/link/%.o: tests/%.c $(HEADER) Makefile | deps

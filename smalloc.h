@@ -66,6 +66,14 @@ CONTENTS
                                    library loaded with dlopen then takes about 250 bytes of the
                                    static TLS that glibc reserves for that. Only where the
                                    implementation is compiled.
+   SMALLOC_DEBUG                   check the library's invariants with SMALLOC_ASSERT: the functions
+                                   that need an environment's lock assert that the calling thread
+                                   holds it, and each time the lock is let go every chunk of the
+                                   environment is checked (no start or freed bit at or above its
+                                   top, every freed bit on a block's start or on padding, site
+                                   records in address order) and every SM_RECYCLE list the thread
+                                   can see (each entry a marked-free block of the environment).
+                                   Costs O(chunks) per locked call; for testing smalloc itself.
    SMALLOC_VALGRIND                SM_POISON tells Valgrind Memcheck which memory is released
                                    (needs <valgrind/memcheck.h>: Debian's valgrind package).
    SMALLOC_REALLOC(p, n), SMALLOC_FREE(p)
@@ -74,6 +82,9 @@ CONTENTS
                                    stb_ds too, unless the file compiles stb_ds itself beforehand.
    Version: SMALLOC_VERSION_MAJOR, _MINOR, _PATCH, SMALLOC_VERSION (MAJOR*10000 + MINOR*100 +
    PATCH) and SMALLOC_VERSION_STRING.
+   Where they matter: SMALLOC_STATIC and SMALLOC_DEF change the declarations, so every file that
+   includes smalloc.h for the same implementation must define them alike. All the others matter
+   only in the file that defines SMALLOC_IMPLEMENTATION: the other files may define them or not.
 
 3. ENVIRONMENTS
    sm_env_create(config, &status)   a new environment; config NULL means all defaults. Calls the
@@ -240,11 +251,14 @@ CONTENTS
    cursor, so allocation takes no lock. sm_env_destroy, sm_env_reset and the owner's disable must
    not run while another thread is inside a call on the same environment.
    Thread exit is noticed through a POSIX thread-specific key, a C11 tss_t or a Win32 fiber-local
-   storage slot (with fibers, that of the fiber that first enabled). No such hook runs when the
+   storage slot (with fibers, that of the fiber that first allocated or enabled). No such hook runs when the
    whole process exits (exit() or a return from main): disable what the main thread enabled
    before that.
-   A thread keeps its cursor in an environment until the environment is destroyed; a new thread
-   may take over the cursor of one that has exited.
+   A thread that allocates has a small record, its identity, freed after it exits. Its cursor
+   in an environment stays there when it exits: the next thread that needs a cursor there takes
+   it over, with its chunk and its SM_RECYCLE lists, and a thread whose own lists run dry takes
+   the lists of threads that have exited. An environment shared by a pool whose threads come
+   and go therefore holds about as many cursors as threads run at once.
    fork (POSIX threads): a child process may go on using every environment it inherited
    (allocate, mark free, reset, destroy), from the thread that called fork, even if other
    threads were inside smalloc at that moment: pthread_atfork handlers, installed with the
@@ -529,7 +543,9 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
    chunk of its own, so allocation takes no lock. The first such thread uses the cursor kept
    inside the environment (`solo`), found by comparing one word; others keep theirs in a small
    per-thread cache keyed by the environment's handle. Allocating is: the fit test, the start
-   bit, the new top (sm_env_allocate, sm_allocate).
+   bit, the new top (sm_env_allocate, sm_allocate). A cursor names its thread by the thread's
+   record, which lives until the thread has exited and no cursor names it; a thread that
+   needs a cursor first takes over one whose thread has exited, with its chunk and its lists.
 
    The page map. Every chunk enters each 4 KiB page its memory touches in a process-wide radix
    tree, two entries a page (the chunk that covers the page's start, one that starts inside it),
@@ -545,12 +561,13 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
 
    Locks. The environment's lock guards its chunk list, cursor list, spares, figures and
    recycling lists: taken for a new chunk or cursor, stats, reports and describe, never for
-   an allocation that fits. The process-wide lock guards the handle table and the chunk cache.
+   an allocation that fits, and let go while the backing allocator runs. Process-wide locks
+   guard the handle table and the chunk cache.
 
    Handles. An environment holds a slot of a process-wide table; its handle is the slot's index
-   and generation. Destroy advances the generation, so every handle to it is stale at once, and
-   the table's pages are never freed, so a stale handle is recognised without reading released
-   memory.
+   and generation, the generation mixed with a per-process key. Destroy advances the
+   generation, so every handle to it is stale at once, and the table's pages are never freed,
+   so a stale handle is recognised without reading released memory.
 
    Reuse. Reset keeps the normal chunks as spares. Destroy parks an environment that uses
    malloc, with its spares, lock and slot, in the calling thread's cache, where the next create
@@ -563,6 +580,7 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #ifndef SMALLOC_ASSERT
 #include <assert.h>
@@ -888,14 +906,24 @@ static void sm__unlock(sm__mutex *m)        { (void)m; }
 /* NOLINTEND(readability-non-const-parameter) */
 static void sm__yield(void)                 { }
 #elif defined(_WIN32)
+/* without the rarely used parts, and without the min and max macros, which break C++ code
+   (std::min) of a file that includes smalloc.h first */
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
 #define SM__UNDEF_LEAN_AND_MEAN
+#endif
+#ifndef NOMINMAX
+#define NOMINMAX
+#define SM__UNDEF_NOMINMAX
 #endif
 #include <windows.h>
 #ifdef SM__UNDEF_LEAN_AND_MEAN
 #undef WIN32_LEAN_AND_MEAN
 #undef SM__UNDEF_LEAN_AND_MEAN
+#endif
+#ifdef SM__UNDEF_NOMINMAX
+#undef NOMINMAX
+#undef SM__UNDEF_NOMINMAX
 #endif
 typedef SRWLOCK sm__mutex;
 #define SM__MUTEX_INIT SRWLOCK_INIT
@@ -922,6 +950,29 @@ static void sm__mutex_destroy(sm__mutex *m) { pthread_mutex_destroy(m); }
 static void sm__lock(sm__mutex *m)          { pthread_mutex_lock(m); }
 static void sm__unlock(sm__mutex *m)        { pthread_mutex_unlock(m); }
 static void sm__yield(void)                 { (void)sched_yield(); }
+#endif
+
+/* Thread exit: a thread-specific key whose destructor, sm__key_exit, receives the exiting
+   thread's record (sm__exit_hook). On Windows a fiber-local storage slot, whose callback also
+   runs when a fiber is deleted. */
+#if !defined(SMALLOC_NO_THREADS)
+static void sm__key_exit(void *rec);
+#if defined(_WIN32)
+typedef DWORD sm__key_t;
+static VOID WINAPI sm__fls_exit(PVOID rec) { sm__key_exit(rec); }
+static int sm__key_create(sm__key_t *k)      { return (*k = FlsAlloc(sm__fls_exit)) != FLS_OUT_OF_INDEXES; }
+static int sm__key_set(sm__key_t k, void *v) { return FlsSetValue(k, v) != 0; }
+#elif defined(SMALLOC_C11_THREADS)
+typedef tss_t sm__key_t;
+static int sm__key_create(sm__key_t *k)      { return tss_create(k, sm__key_exit) == thrd_success; }
+static int sm__key_set(sm__key_t k, void *v) { return tss_set(k, v) == thrd_success; }
+static void sm__key_delete(sm__key_t k)      { tss_delete(k); }
+#else
+typedef pthread_key_t sm__key_t;
+static int sm__key_create(sm__key_t *k)      { return pthread_key_create(k, sm__key_exit) == 0; }
+static int sm__key_set(sm__key_t k, void *v) { return pthread_setspecific(k, v) == 0; }
+static void sm__key_delete(sm__key_t k)      { (void)pthread_key_delete(k); }
+#endif
 #endif
 
 /* Memory nobody may touch: released blocks (SM_POISON) and the chunk cache. AddressSanitizer
@@ -1046,7 +1097,7 @@ struct sm__thread;
 struct sm_env {
     const void *solo_fast;        /* the thread that owns `solo`, if the fast path may use it */
     sm__cursor solo;              /* the cursor of the first thread that allocates here */
-    uintptr_t handle;             /* (generation << SM__IDX_BITS) | (slot index + 1): unique */
+    uintptr_t handle;             /* (generation << SM__IDX_BITS ^ sm__handle_key) | (slot index + 1) */
     sm__slot *slot;
     struct sm__thread *owner;     /* the thread that enabled it, NULL for sm_env_create */
     sm__mutex lock;               /* chunk directory, cursors, growth, figures */
@@ -1066,14 +1117,29 @@ struct sm_env {
     void *report_user;
     void **orphans;               /* SM_RECYCLE: blocks marked free outside their thread's chunk, */
     size_t norphans;              /* and a hint that there are some (atomic) */
+    size_t exits_seen;            /* sm__exits when the lists of exited threads were last taken */
     sm_env *next_spare;           /* in a thread's cache of released environments */
     struct sm__cleanup *cleanups; /* stb_ds array, run last first; under the lock */
     sm_env *parent;               /* sm_env_create_child: released with it */
     sm_env *last_child;           /* the newest child; under the lock */
     sm_env *older, *newer;        /* the siblings, in the order of creation; under parent's lock */
+#ifdef SMALLOC_DEBUG
+    const void *locked_by;        /* the thread holding the lock (its sm__t), or NULL */
+#endif
 };
 
 typedef struct sm__cleanup { sm_cleanup_fn *fn; void *data; } sm__cleanup;
+
+/* The environment's lock. With SMALLOC_DEBUG it knows its holder, for SM__ASSERT_LOCKED in the
+   functions that need it (named *_locked), and checks the environment's invariants each time
+   it is let go (sm__check_env). */
+#ifdef SMALLOC_DEBUG
+static void sm__check_env(const sm_env *env);
+#define SM__HOLDER ((const void *)&sm__t)
+#define SM__ASSERT_LOCKED(env) SMALLOC_ASSERT(SM__LOAD(&(env)->locked_by) == SM__HOLDER)
+#else
+#define SM__ASSERT_LOCKED(env) ((void)(env))
+#endif
 
 /* What a thread has attached: the environment and the generation its slot had then. */
 typedef struct sm__attach {
@@ -1088,30 +1154,33 @@ typedef struct sm__frame {
     sm__attach prev;
 } sm__frame;
 
-/* The part of a thread's state that thread exit must see: heap-allocated, handed to the
-   thread-exit hook. */
+/* A thread that allocates: its identity (cursors name their thread by this record) and the
+   part of its state that thread exit must see. Heap-allocated, handed to the thread-exit hook,
+   and freed once the thread has exited and no cursor names it any more, so that no thread
+   made later has the same identity. */
 typedef struct sm__thread {
     sm__frame *frames;            /* stb_ds array, oldest first */
+    size_t refs;                  /* the running thread, and each cursor it owns (atomic) */
+    int alive;                    /* 0 once the thread has exited (atomic) */
 } sm__thread;
 
 typedef struct sm__jmp { jmp_buf buf; } sm__jmp;
 
 /* A thread's cursors in the last environments it used by name, direct-mapped on the handle's
    low bits (its slot index), so a thread working in a few environments stays lock-free. */
-#define SM__XCACHE 4u
-#define SM__XSLOT(handle) ((size_t)(handle) & (SM__XCACHE - 1))
+#define SM__CACHE_WAYS 4u
+#define SM__CACHE_WAY(handle) ((size_t)(handle) & (SM__CACHE_WAYS - 1))
 
 /* The calling thread's state. The first fields serve the allocation fast paths, which an
    environment with flags must not take: for those, the fast-path fields hold sm__blocked, a
    cursor without room, and the real cursor is kept beside it. */
 typedef struct sm__tls {
-    sm__cursor *cur;              /* fast path: this thread's cursor in the current environment */
-    sm__attach at;                /* the current environment */
-    uintptr_t xid[SM__XCACHE];    /* handles of environments used through sm_env_*, */
-    sm__cursor *xcur[SM__XCACHE]; /* and the fast-path cursors there, by SM__XSLOT */
-    sm__cursor *xc[SM__XCACHE];   /* and the real ones */
-    sm__cursor *cx;               /* the real cursor in the current environment, or NULL */
-    sm__thread *rec;
+    sm__cursor *fast;             /* fast path: this thread's cursor in the current environment */
+    sm__attach current;           /* the current environment */
+    uintptr_t cache_handle[SM__CACHE_WAYS];   /* handles of environments used through sm_env_*, */
+    sm__cursor *cache_cursor[SM__CACHE_WAYS]; /* and this thread's cursors there, by SM__CACHE_WAY */
+    sm__cursor *cursor;           /* the real cursor in the current environment, or NULL */
+    sm__thread *thread;           /* this thread's record (sm__self), or NULL */
     sm_client_alloc_fn *client_alloc;
     sm_client_free_fn *client_free;
     sm__jmp *oom;                 /* where a failed stb_ds growth returns to */
@@ -1120,9 +1189,31 @@ typedef struct sm__tls {
 } sm__tls;
 
 static SM__TLS sm__tls sm__t SM__TLS_MODEL;
-/* The calling thread's identity, as cursors record it. */
-#define SM__ME ((const void *)&sm__t)
 static sm__cursor sm__blocked;    /* no chunk, no room: never written */
+/* The calling thread's identity, as cursors record it: its record (NULL before it has one), and
+   the owner of a cursor nobody owns. */
+#define SM__ME     ((const void *)sm__t.thread)
+#define SM__NOBODY ((const void *)&sm__blocked)
+static size_t sm__exits;          /* threads with a record that have exited so far (atomic) */
+static sm__thread *sm__self(void);
+
+static void sm__env_lock(sm_env *env)
+{
+    sm__lock(&env->lock);
+#ifdef SMALLOC_DEBUG
+    SM__STORE(&env->locked_by, SM__HOLDER);
+#endif
+}
+
+static void sm__env_unlock(sm_env *env)
+{
+#ifdef SMALLOC_DEBUG
+    SM__ASSERT_LOCKED(env);
+    sm__check_env(env);
+    SM__STORE(&env->locked_by, (const void *)NULL);
+#endif
+    sm__unlock(&env->lock);
+}
 
 /* The handle table, under sm__global. */
 #define SM__PAGE_SLOTS 256u
@@ -1130,6 +1221,7 @@ static sm__cursor sm__blocked;    /* no chunk, no room: never written */
 #define SM__IDX_MASK   (((uintptr_t)1 << SM__IDX_BITS) - 1)
 #define SM__GEN_MAX    (UINTPTR_MAX >> SM__IDX_BITS)
 static sm__slot **sm__pages;
+static uintptr_t sm__handle_key;  /* per process, set with the first slot */
 static size_t sm__slot_count;
 static size_t sm__free_slot;
 static sm_raise_fn *sm__raise_handler;
@@ -1309,12 +1401,35 @@ static size_t sm__block_end(const sm__chunk *ch, size_t i, size_t to)
 
 static sm__slot *sm__slot_at(size_t i) { return &sm__pages[i / SM__PAGE_SLOTS][i % SM__PAGE_SLOTS]; }
 
+/* Handles are unique, and each is (generation << SM__IDX_BITS | slot index + 1) with the
+   generation's bits mixed with a key made once per process from the clock and where the
+   process's memory lies: a stale handle never names an environment, and neither does, with
+   high probability, a small integer or other garbage passed as one. */
+static uintptr_t sm__key_mix(uintptr_t x)
+{
+    x ^= x >> 15;
+    x *= (uintptr_t)0x2C1B3C6Du;
+    x ^= x >> 12;
+    x *= (uintptr_t)0x297A2D39u;
+    return x ^ (x >> 15);
+}
+
+static uintptr_t sm__handle_of(uintptr_t gen, size_t index)
+{
+    return (gen << SM__IDX_BITS ^ sm__handle_key) | (uintptr_t)(index + 1);
+}
+
 /* Gives env a slot and a handle; 0 when memory or the index space ran out. Global lock held. */
 static int sm__slot_acquire(sm_env *env)
 {
     size_t i;
     uintptr_t gen;
     sm__slot *s;
+    if (!sm__handle_key) {
+        uintptr_t seed = sm__key_mix((uintptr_t)&gen ^ (uintptr_t)time(NULL));
+        seed = sm__key_mix(seed ^ (uintptr_t)clock() ^ (uintptr_t)&sm__handle_key);
+        sm__handle_key = (seed << SM__IDX_BITS) | ((uintptr_t)1 << SM__IDX_BITS);   /* never 0 */
+    }
     if (sm__free_slot) {
         i = sm__free_slot - 1;
         s = sm__slot_at(i);
@@ -1342,7 +1457,7 @@ static int sm__slot_acquire(sm_env *env)
     SM__STORE_REL(&s->env, env);
     s->holder = env;
     env->slot = s;
-    env->handle = gen << SM__IDX_BITS | (uintptr_t)(i + 1);
+    env->handle = sm__handle_of(gen, i);
     return 1;
 }
 
@@ -1360,7 +1475,7 @@ static void sm__slot_renew(sm_env *env)
 {
     sm__slot *s = env->slot;
     SM__STORE_REL(&s->env, env);
-    env->handle = SM__LOAD(&s->gen) << SM__IDX_BITS | (env->handle & SM__IDX_MASK);
+    env->handle = sm__handle_of(SM__LOAD(&s->gen), (size_t)(env->handle & SM__IDX_MASK) - 1);
 }
 
 /* Returns a slot made stale to the free list; one whose generation would no longer fit a
@@ -1378,7 +1493,7 @@ static void sm__slot_release(sm_env *env)
 /* The live slot a handle names, or NULL. Global lock held. */
 static sm__slot *sm__slot_lookup(sm_thread_handle h)
 {
-    uintptr_t v = (uintptr_t)h, gen = v >> SM__IDX_BITS;
+    uintptr_t v = (uintptr_t)h, gen = (v ^ sm__handle_key) >> SM__IDX_BITS;
     size_t i = (size_t)(v & SM__IDX_MASK);
     sm__slot *s;
     if (!i || i > sm__slot_count)
@@ -1600,14 +1715,12 @@ static size_t sm__cache_lower(size_t size)
     return lo;
 }
 
-/* The smallest cached block of min..max bytes, its size in *got; NULL if there is none.
-   held: the caller holds the cache lock. */
-static void *sm__cache_take(size_t min, size_t max, size_t *got, int held)
+/* The smallest cached block of min..max bytes, its size in *got; NULL if there is none. */
+static void *sm__cache_take(size_t min, size_t max, size_t *got)
 {
     void *p = NULL;
     size_t i;
-    if (!held)
-        sm__cache_lock();
+    sm__cache_lock();
     i = sm__cache_lower(min);
     if (i < stbds_arrlenu(sm__cache) && sm__cache[i].size <= max) {
         p = sm__cache[i].p;
@@ -1615,21 +1728,19 @@ static void *sm__cache_take(size_t min, size_t max, size_t *got, int held)
         sm__cache_bytes -= *got;
         stbds_arrdel(sm__cache, i);
     }
-    if (!held)
-        sm__cache_unlock();
+    sm__cache_unlock();
     if (p)
         sm__show(p, *got);
     return p;
 }
 
 /* Keeps p if the cache has room for it; 0 if the caller must free it. */
-static int sm__cache_put(void *p, size_t size, int held)
+static int sm__cache_put(void *p, size_t size)
 {
     int kept = 0;
     void *grown;
     sm__hide(p, size);   /* before it is shared: a taker shows it again */
-    if (!held)
-        sm__cache_lock();
+    sm__cache_lock();
     if (size <= SMALLOC_CACHE_SIZE - sm__cache_bytes && stbds_arrlenu(sm__cache) < SM__CACHE_ENTRIES &&
         sm__reserve(sm__cache, sizeof *sm__cache, 1, &grown)) {
         size_t i, n;
@@ -1645,8 +1756,7 @@ static int sm__cache_put(void *p, size_t size, int held)
         sm__cache_bytes += size;
         kept = 1;
     }
-    if (!held)
-        sm__cache_unlock();
+    sm__cache_unlock();
     if (!kept)
         sm__show(p, size);
     return kept;
@@ -1687,7 +1797,7 @@ SMALLOC_DEF size_t sm_cache_trim(size_t keep)
    (API.md's rule for callbacks). The peak is taken by sm__peak once the memory is in use. */
 static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const char *file, int line)
 {
-    void *p = env->cached ? sm__cache_take(size, max, got, 0) : NULL;
+    void *p = env->cached ? sm__cache_take(size, max, got) : NULL;
     if (!p) {
         *got = size;
         p = env->alloc(env->context, size, file, line);
@@ -1705,12 +1815,12 @@ static void sm__peak(sm_env *env)
         env->backing_peak = now;
 }
 
-/* Gives back memory sm__obtain returned. held: the caller holds the cache lock (destroy gives
-   everything back under one); no lock of env may be held, as the backing free is a callback. */
-static void sm__release(sm_env *env, void *p, size_t size, int held)
+/* Gives back memory sm__obtain returned. No lock of env may be held: the backing free is a
+   callback. */
+static void sm__release(sm_env *env, void *p, size_t size)
 {
     (void)SM__FETCH_ADD(&env->backing_bytes, (size_t)0 - size);
-    if (!env->cached || !sm__cache_put(p, size, held))
+    if (!env->cached || !sm__cache_put(p, size))
         env->free(env->context, p, size);
 }
 
@@ -1735,7 +1845,7 @@ static sm__chunk *sm__chunk_make(sm_env *env, unsigned char *base, size_t size, 
     ch->limit = ch->payload + span;
     ch->used = (uintptr_t)ch->payload;
     if (!sm__map_enter(ch, single ? (uintptr_t)ch->payload + 1 : (uintptr_t)base + size)) {
-        sm__release(env, base, size, 0);
+        sm__release(env, base, size);
         return NULL;
     }
     return ch;
@@ -1779,15 +1889,15 @@ static void sm__chunk_unmap(sm_env *env, sm__chunk *ch)
     sm__map_leave(ch);
 }
 
-static void sm__chunk_give_back(sm_env *env, sm__chunk *ch, int held)
+static void sm__chunk_give_back(sm_env *env, sm__chunk *ch)
 {
-    sm__release(env, ch->base, ch->size, held);
+    sm__release(env, ch->base, ch->size);
 }
 
-static void sm__chunk_dispose(sm_env *env, sm__chunk *ch, int held)
+static void sm__chunk_dispose(sm_env *env, sm__chunk *ch)
 {
     sm__chunk_unmap(env, ch);
-    sm__chunk_give_back(env, ch, held);
+    sm__chunk_give_back(env, ch);
 }
 
 /* Gives back a list of unmapped chunks linked through `next_out`. */
@@ -1795,7 +1905,7 @@ static void sm__chunks_give_back(sm_env *env, sm__chunk *list)
 {
     while (list) {
         sm__chunk *next = list->next_out;
-        sm__chunk_give_back(env, list, 0);
+        sm__chunk_give_back(env, list);
         list = next;
     }
 }
@@ -1854,21 +1964,29 @@ static sm__site sm__site_get(const sm__site *r)
     return v;
 }
 
-/* Room for one more record in ch's sites; 0 when memory ran out. */
-static int sm__site_room(sm_env *env, sm__chunk *ch, int locked)
+/* Room for one more record in ch's sites; 0 when memory ran out. Lock held. */
+static int sm__site_room_locked(sm_env *env, sm__chunk *ch)
 {
     void *grown;
+    SM__ASSERT_LOCKED(env);
+    if (ch->sites && ch->nsites < stbds_arrcap(ch->sites))
+        return 1;
+    /* stb_ds's length is not used: nsites is */
+    if (!sm__reserve(ch->sites, sizeof *ch->sites, ch->nsites + 16, &grown))
+        return 0;
+    ch->sites = (sm__site *)grown;
+    return 1;
+}
+
+/* The same without the lock, which is taken only to grow them. */
+static int sm__site_room(sm_env *env, sm__chunk *ch)
+{
     int ok;
     if (ch->sites && ch->nsites < stbds_arrcap(ch->sites))
         return 1;
-    if (!locked)
-        sm__lock(&env->lock);
-    /* stb_ds's length is not used: nsites is */
-    ok = sm__reserve(ch->sites, sizeof *ch->sites, ch->nsites + 16, &grown);
-    if (ok)
-        ch->sites = (sm__site *)grown;
-    if (!locked)
-        sm__unlock(&env->lock);
+    sm__env_lock(env);
+    ok = sm__site_room_locked(env, ch);
+    sm__env_unlock(env);
     return ok;
 }
 
@@ -1923,6 +2041,41 @@ static sm__cursor *sm__cursor_find(const sm_env *env)
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
         if (env->cursors[i]->thread == SM__ME)
             return env->cursors[i];
+    return NULL;
+}
+
+static void sm__thread_hold(sm__thread *rec) { (void)SM__FETCH_ADD(&rec->refs, (size_t)1); }
+
+static void sm__thread_drop(const void *owner)
+{
+    sm__thread *rec = (sm__thread *)(uintptr_t)owner;
+    if (owner != SM__NOBODY && SM__FETCH_ADD(&rec->refs, (size_t)0 - 1) == 0)
+        SMALLOC_FREE(rec);
+}
+
+/* Whether the thread that owned c has exited: another may take the cursor over. */
+static int sm__cursor_orphaned(const sm__cursor *c)
+{
+    const void *owner = SM__LOAD(&c->thread);
+    return owner != SM__NOBODY && !SM__LOAD_ACQ(&((const sm__thread *)owner)->alive);
+}
+
+/* A cursor of a thread that has exited, taken over by the calling thread with its chunk and
+   its lists, or NULL: threads that come and go do not add a cursor each. Lock held. */
+static sm__cursor *sm__cursor_adopt(sm_env *env)
+{
+    ptrdiff_t i;
+    for (i = 0; i < stbds_arrlen(env->cursors); i++) {
+        sm__cursor *c = env->cursors[i];
+        if (sm__cursor_orphaned(c)) {
+            sm__thread_drop(c->thread);
+            sm__thread_hold(sm__t.thread);
+            SM__STORE(&c->thread, SM__ME);
+            if (c == &env->solo && !env->flags)
+                SM__STORE(&env->solo_fast, SM__ME);
+            return c;
+        }
+    }
     return NULL;
 }
 
@@ -2081,9 +2234,9 @@ static void sm__chunk_discard(sm_env *env, sm__chunk *ch, int spare)
         SM__ARRPUT(env->spares, ch);   /* its place is still there */
         return;
     }
-    sm__unlock(&env->lock);
-    sm__chunk_dispose(env, ch, 0);
-    sm__lock(&env->lock);
+    sm__env_unlock(env);
+    sm__chunk_dispose(env, ch);
+    sm__env_lock(env);
 }
 
 /* A block that did not fit the cursor: a single chunk for a large request, else a spare or
@@ -2127,15 +2280,14 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
                 return NULL;
             if (total < SM__MIN_CHUNK)
                 most = total = SM__MIN_CHUNK;
-            sm__unlock(&env->lock);
+            sm__env_unlock(env);
             base = (unsigned char *)sm__obtain(env, total, most, &total, file, line);
             ch = base ? sm__chunk_make(env, base, total, sm__single_offset(sm__grain_up(base), alignment),
                                        sm__round(size), 1)
                       : NULL;
-            sm__lock(&env->lock);
+            sm__env_lock(env);
             if (!ch)
                 return NULL;
-            spare = 0;
             /* other threads may have taken the room reserved while the lock was let go */
             if (!sm__reserve(env->chunks, sizeof *env->chunks, 1, &grown)) {
                 sm__chunk_discard(env, ch, 0);
@@ -2158,9 +2310,9 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     ch = sm__spare_take(env, need, 0);
     if (!ch) {
         size_t next = c->next_size;
-        sm__unlock(&env->lock);
+        sm__env_unlock(env);
         ch = sm__chunk_normal(env, next, file, line);
-        sm__lock(&env->lock);
+        sm__env_lock(env);
         if (!ch)
             return NULL;
         spare = 0;
@@ -2170,7 +2322,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         }
         env->chunks = (sm__chunk **)grown;
     }
-    if ((env->flags & SM_TRACK) && !sm__site_room(env, ch, 1)) {
+    if ((env->flags & SM_TRACK) && !sm__site_room_locked(env, ch)) {
         sm__chunk_discard(env, ch, spare);
         return NULL;
     }
@@ -2201,19 +2353,19 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
     unsigned char *raw = NULL;
     sm__cursor *c;
     void *grown;
-    if (env->solo.thread) {
+    if (env->solo.thread != SM__NOBODY) {
         /* the solo cursor stays taken meanwhile: only parking frees it, which runs alone */
-        sm__unlock(&env->lock);
+        sm__env_unlock(env);
         raw = (unsigned char *)sm__obtain(env, size, size, &got, file, line);
-        sm__lock(&env->lock);
+        sm__env_lock(env);
         if (!raw)
             return NULL;
     }
     if (!sm__reserve(env->cursors, sizeof *env->cursors, 1, &grown)) {
         if (raw) {
-            sm__unlock(&env->lock);
-            sm__release(env, raw, got, 0);
-            sm__lock(&env->lock);
+            sm__env_unlock(env);
+            sm__release(env, raw, got);
+            sm__env_lock(env);
         }
         return NULL;
     }
@@ -2228,6 +2380,7 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
         memset(c, 0, sizeof *c);
         c->raw = raw;
     }
+    sm__thread_hold(sm__t.thread);
     SM__STORE(&c->thread, SM__ME);
     c->next_size = env->chunk_size;
     if (env->flags & SM_RECYCLE) {
@@ -2241,14 +2394,15 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
     return c;
 }
 
-static void sm__cursor_delete(sm_env *env, sm__cursor *c, int held)
+static void sm__cursor_delete(sm_env *env, sm__cursor *c)
 {
+    sm__thread_drop(c->thread);
     if (c == &env->solo) {
-        SM__STORE(&env->solo_fast, (const void *)NULL);
-        SM__STORE(&c->thread, (const void *)NULL);
+        SM__STORE(&env->solo_fast, SM__NOBODY);
+        SM__STORE(&c->thread, SM__NOBODY);
         return;
     }
-    sm__release(env, c->raw, sm__cursor_bytes(env), held);
+    sm__release(env, c->raw, sm__cursor_bytes(env));
 }
 
 /* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
@@ -2261,13 +2415,22 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
     void *p = NULL;
     int fresh = 0;
     sm_status st = SM_OUT_OF_MEMORY;
-    sm__lock(&env->lock);
+    if (!sm__t.thread && !sm__self()) {
+        /* a thread's first cursor: the record that names it, and its thread-exit hook */
+        *cursor = NULL;
+        if (status)
+            *status = SM_OUT_OF_MEMORY;
+        return NULL;
+    }
+    sm__env_lock(env);
     c = sm__cursor_find(env);
+    if (!c)
+        c = sm__cursor_adopt(env);
     if (!c) {
         c = sm__cursor_new(env, file, line);
         fresh = c != NULL;
     }
-    if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 1))) {
+    if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room_locked(env, c->chunk))) {
         p = sm__bump_aligned(c, size, alignment);
         if (p)
             st = SM_OK;
@@ -2281,18 +2444,47 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
             i--;
         stbds_arrdelswap(env->cursors, i);
         if (c == &env->solo)
-            sm__cursor_delete(env, c, 0);   /* gives nothing back: under the lock */
+            sm__cursor_delete(env, c);   /* gives nothing back: under the lock */
     }
-    sm__unlock(&env->lock);
+    sm__env_unlock(env);
     if (!p && fresh) {
         if (c != &env->solo)
-            sm__cursor_delete(env, c, 0);
+            sm__cursor_delete(env, c);
         c = NULL;
     }
     *cursor = c;
     if (status)
         *status = st;
     return p;
+}
+
+/* SM_RECYCLE: the lists of threads that have exited since env last looked go to the
+   environment's, which any thread takes over when its own run dry. Takes the lock. */
+static void sm__gather_orphaned(sm_env *env)
+{
+    size_t exits = SM__LOAD(&sm__exits), b, left = 0;
+    ptrdiff_t i;
+    sm__env_lock(env);
+    for (i = 0; i < stbds_arrlen(env->cursors); i++) {
+        sm__cursor *c = env->cursors[i];
+        if (!sm__cursor_orphaned(c))
+            continue;
+        for (b = 0; b < SM__BINS; b++) {
+            while (c->bins[b]) {
+                void *p = c->bins[b];
+                /* above the exact classes the link holds the length: any such hint reads it */
+                sm__link l = sm__link_get(env, p, b < SM__EXACT ? b + 1 : SM__EXACT + 1);
+                c->bins[b] = l.next;
+                sm__bin_push(env, env->orphans, l.chunk, (size_t)((unsigned char *)p - l.chunk->payload) / SM__GRAIN,
+                             l.granules);
+            }
+        }
+    }
+    for (b = 0; b < SM__BINS; b++)
+        left += env->orphans[b] != NULL;
+    SM__STORE(&env->norphans, left);
+    SM__STORE(&env->exits_seen, exits);
+    sm__env_unlock(env);
 }
 
 /* Allocation in an environment with flags, by a thread whose cursor there is c (or NULL). */
@@ -2309,11 +2501,13 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
     if (reuse) {
         int locked = 0;
         p = c ? sm__bin_pop(env, c->bins, n / SM__GRAIN) : NULL;
+        if (!p && SM__LOAD(&sm__exits) != SM__LOAD(&env->exits_seen))
+            sm__gather_orphaned(env);
         if (!p && SM__LOAD(&env->norphans)) {
             /* blocks marked free outside their thread's chunk: the lists this thread has
                emptied take the environment's whole lists, one lock per batch, not per block */
             size_t b, left = 0;
-            sm__lock(&env->lock);
+            sm__env_lock(env);
             locked = 1;
             if (c) {
                 for (b = 0; b < SM__BINS; b++)
@@ -2334,7 +2528,7 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
             if (env->flags & SM_TRACK) {
                 sm__site *r;
                 if (!locked)
-                    sm__lock(&env->lock);
+                    sm__env_lock(env);
                 locked = 1;
                 r = sm__site_find(ch, (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN);
                 if (r)
@@ -2342,11 +2536,11 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
             }
         }
         if (locked)
-            sm__unlock(&env->lock);
+            sm__env_unlock(env);
     }
     if (!p) {
         size_t ask = n > size ? n : size;
-        if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk, 0))) {
+        if (c && (!(env->flags & SM_TRACK) || !c->chunk || sm__site_room(env, c->chunk))) {
             uintptr_t top = SM__LOAD(&c->top);
             if (alignment == SM__GRAIN)
                 p = SM__FITS(c, top, ask) ? sm__bump(c, top, ask) : NULL;
@@ -2430,6 +2624,61 @@ static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
     return 0;
 }
 
+#ifdef SMALLOC_DEBUG
+/* The invariants of a normal chunk. Nothing lies at or above the top: no start bit, no freed
+   bit, no site record. A freed bit lies on a block's start (a marked-free block) or is the
+   padding before an aligned block, which starts further up. Site records are in address
+   order. Where another thread bumps the chunk, only what lies below the top it published. */
+static void sm__check_chunk(const sm__chunk *ch)
+{
+    const sm__cursor *c = SM__LOAD_ACQ(&ch->cursor);
+    size_t top = (size_t)(sm__chunk_top(ch) - (uintptr_t)ch->payload) / SM__GRAIN, g, k, n;
+    size_t bits = ch->nwords * SM__WBITS;
+    if (!ch->starts)
+        return;
+    if (!c || SM__LOAD(&c->thread) == SM__ME || SM__LOAD(&c->thread) == SM__NOBODY) {
+        SMALLOC_ASSERT(sm__next_bit(ch->starts, top, bits) == bits);
+        SMALLOC_ASSERT(sm__next_bit(ch->freed, top, bits) == bits);
+    }
+    for (g = sm__next_bit(ch->freed, 0, top); g < top; g = sm__next_bit(ch->freed, g + 1, top))
+        SMALLOC_ASSERT(sm__bit(ch->starts, g) || sm__next_bit(ch->starts, g + 1, top) < top);
+    n = SM__LOAD_ACQ(&ch->nsites);
+    for (k = 1; k < n; k++)
+        SMALLOC_ASSERT(SM__LOAD(&ch->sites[k - 1].at) < SM__LOAD(&ch->sites[k].at));
+}
+
+/* SM_RECYCLE: every block on a list is a marked-free block of env. */
+static void sm__check_list(const sm_env *env, void *p, size_t b)
+{
+    for (; p; p = sm__link_get(env, p, b < SM__EXACT ? b + 1 : SM__EXACT + 1).next) {
+        sm__chunk *ch = sm__link_get(env, p, b < SM__EXACT ? b + 1 : SM__EXACT + 1).chunk;
+        size_t i = (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN;
+        SMALLOC_ASSERT(ch->env == env && ch->starts);
+        SMALLOC_ASSERT(sm__bit(ch->starts, i) && sm__bit(ch->freed, i));
+    }
+}
+
+/* Every chunk of env, its lists and those of the calling thread, its directory. Lock held. */
+static void sm__check_env(const sm_env *env)
+{
+    const sm__cursor *mine = NULL;
+    ptrdiff_t i;
+    size_t b;
+    for (i = 0; i < stbds_arrlen(env->chunks); i++) {
+        SMALLOC_ASSERT(env->chunks[i]->at == (size_t)i && env->chunks[i]->env == env);
+        sm__check_chunk(env->chunks[i]);
+    }
+    for (i = 0; i < stbds_arrlen(env->cursors); i++)
+        if (env->cursors[i]->thread == SM__ME)
+            mine = env->cursors[i];
+    for (b = 0; (env->flags & SM_RECYCLE) && b < SM__BINS; b++) {
+        sm__check_list(env, env->orphans[b], b);
+        if (mine)
+            sm__check_list(env, mine->bins[b], b);
+    }
+}
+#endif
+
 /* Waits until no other thread is inside a mark-free of a block of ch (see sm__free_other). */
 static void sm__quiesce(const sm__chunk *ch)
 {
@@ -2496,43 +2745,59 @@ static void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, si
     }
 }
 
-/* p lies in the cursor's own chunk, below its top: only this thread moves that top.
-   locked: the caller holds the environment's lock. */
-/* Block i of the cursor's own chunk (whose blocks end at granule end) has just been claimed:
-   the last block rolls back, another one is released (flags). Apart from sm__free_local so
-   that sm__free_fast stays small. */
-static SM__NOINLINE sm_status sm__freed_local(sm_env *env, sm__cursor *c, size_t i, size_t end, int locked)
+/* A mark-free of p, which lies in the cursor's own chunk below its top (only this thread
+   moves that top): claims the block as any thread would, and says where it starts (*i) and
+   where the chunk's blocks end (*end); 0 if p is no live block. */
+static int sm__claim_local(sm__cursor *c, uintptr_t p, size_t *i, size_t *end)
 {
-    if (sm__next_bit(c->starts, i + 1, end) >= end) {
-        /* with SM_RECYCLE under the lock: a thread marking free the block before this one
-           reads where it ends from the start bits and the top (sm__free_slow) */
-        int lock = !locked && (env->flags & SM_RECYCLE);
-        if (lock)
-            sm__lock(&env->lock);
+    size_t off = (size_t)(p - c->base), bit;
+    if (off % SM__GRAIN)
+        return 0;
+    *i = off / SM__GRAIN;
+    *end = (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN;
+    if (!sm__bit(c->starts, *i))
+        return 0;
+    bit = (size_t)1 << (*i % SM__WBITS);
+    return !(sm__fetch_or(&c->chunk->freed[*i / SM__WBITS], bit) & bit);
+}
+
+/* After sm__claim_local: the last block of the chunk rolls back, another one is released
+   (flags). With SM_RECYCLE a rollback needs the lock (see sm__free_local). */
+static void sm__freed_local(sm_env *env, sm__cursor *c, size_t i, size_t end)
+{
+    if (sm__next_bit(c->starts, i + 1, end) >= end)
         sm__rollback(env, c, i);
-        if (lock)
-            sm__unlock(&env->lock);
-    } else if (env->flags) {
+    else if (env->flags)
         sm__released(env, c, c->chunk, i, sm__block_end(c->chunk, i, end));
-    }
+}
+
+/* Lock held. */
+static sm_status sm__free_local_locked(sm_env *env, sm__cursor *c, uintptr_t p)
+{
+    size_t i, end;
+    SM__ASSERT_LOCKED(env);
+    if (!sm__claim_local(c, p, &i, &end))
+        return SM_INVALID_ARG;
+    sm__freed_local(env, c, i, end);
     return SM_OK;
 }
 
-static sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p, int locked)
+/* Apart from sm__free_fast, so that it stays small. The lock is taken only for a rollback with
+   SM_RECYCLE: a thread marking free the block before this one reads where it ends from the
+   start bits and the top (sm__free_slow). */
+static SM__NOINLINE sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr_t p)
 {
-    size_t off = (size_t)(p - c->base), i, end, bit;
-    size_t *freed = c->chunk->freed;
-    if (off % SM__GRAIN)
+    size_t i, end;
+    if (!sm__claim_local(c, p, &i, &end))
         return SM_INVALID_ARG;
-    i = off / SM__GRAIN;
-    end = (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN;
-    if (!sm__bit(c->starts, i))
-        return SM_INVALID_ARG;
-    /* claim the block as any thread would; only the last one is then rolled back */
-    bit = (size_t)1 << (i % SM__WBITS);
-    if (sm__fetch_or(&freed[i / SM__WBITS], bit) & bit)
-        return SM_INVALID_ARG;
-    return sm__freed_local(env, c, i, end, locked);
+    if ((env->flags & SM_RECYCLE) && sm__next_bit(c->starts, i + 1, end) >= end) {
+        sm__env_lock(env);
+        sm__rollback(env, c, i);
+        sm__env_unlock(env);
+    } else {
+        sm__freed_local(env, c, i, end);
+    }
+    return SM_OK;
 }
 
 /* The last block of the cursor's chunk, in an environment without flags: claimed, then rolled
@@ -2621,10 +2886,10 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
     sm__cursor *c;
     sm__chunk *drop = NULL;
     sm__where w;
-    sm__lock(&env->lock);
+    sm__env_lock(env);
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
-        st = sm__free_local(env, c, p, 1);
+        st = sm__free_local_locked(env, c, p);
     } else if (sm__locate_in(env, sm__chunk_of(p), p, 0, &w) && w.live) {
         if (!w.ch->starts) {
             if (c && c->last_single == w.ch && c->last_chunk == c->chunk &&
@@ -2648,9 +2913,9 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
             sm__released(env, NULL, w.ch, w.i, sm__block_end(w.ch, w.i, top));
         }
     }
-    sm__unlock(&env->lock);
+    sm__env_unlock(env);
     if (drop)
-        sm__chunk_give_back(env, drop, 0);
+        sm__chunk_give_back(env, drop);
     return st;
 }
 
@@ -2671,7 +2936,7 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, uintptr_t p)
         return sm__free_slow(env, p);
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
-        return sm__in_cursor(c, p) ? sm__free_local(env, c, p, 0) : SM_INVALID_ARG;
+        return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
     return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
 }
 
@@ -2729,7 +2994,8 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
     env->parent = env->last_child = env->older = env->newer = NULL;
     /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
     env->solo.next_size = chunk;
-    SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : NULL);
+    SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : SM__NOBODY);
+    env->exits_seen = SM__LOAD(&sm__exits);
 }
 
 /* Tells the tools (and SM_POISON) about the payloads of env's chunks and spares: hidden while
@@ -2750,7 +3016,6 @@ static void sm__env_expose(sm_env *env, int how)
     }
 }
 
-static sm__thread *sm__self(void);
 
 static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 {
@@ -2790,7 +3055,7 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         return env;
     }
     *status = SM_OUT_OF_MEMORY;
-    raw = cached ? sm__cache_take(self, self, &self, 0) : NULL;
+    raw = cached ? sm__cache_take(self, self, &self) : NULL;
     got = self;
     if (!raw) {
         /* a backing allocator may align its memory to less than a granule: room to align */
@@ -2801,6 +3066,7 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         return NULL;
     env = (sm_env *)(void *)sm__grain_up((unsigned char *)raw);
     memset(env, 0, self);
+    env->solo.thread = SM__NOBODY;
     env->self_base = raw;
     env->backing_bytes = env->self_size = got;
     sm__env_init(env, &cfg, chunk, cached);
@@ -2910,7 +3176,7 @@ static int sm__env_park(sm_env *env)
     if (cursors && stbds_arrlenu(cursors) > (size_t)(keep != NULL)) {
         for (i = 0; i < stbds_arrlen(cursors); i++)
             if (cursors[i] != keep)
-                sm__cursor_delete(env, cursors[i], 0);
+                sm__cursor_delete(env, cursors[i]);
         stbds_header(cursors)->length = 0;
         if (keep)
             SM__ARRPUT(cursors, keep);   /* it was there: the room is */
@@ -2922,7 +3188,7 @@ static int sm__env_park(sm_env *env)
             i++;
         } else {
             stbds_arrdelswap(env->spares, i);
-            sm__chunk_dispose(env, ch, 0);
+            sm__chunk_dispose(env, ch);
         }
     }
     if (SM__TOOLS)
@@ -2940,20 +3206,16 @@ static void sm__env_free(sm_env *env)
     sm_backing_free_fn *release = env->free;
     void *context = env->context, *self_base;
     size_t self_size;
-    int held = env->cached;
     sm__global_lock();
     sm__slot_release(env);
     sm__global_unlock();
-    /* with the cache, its lock is taken once for every piece */
-    if (held)
-        sm__cache_lock();
     for (i = 0; i < stbds_arrlen(env->chunks); i++)
-        sm__chunk_dispose(env, env->chunks[i], held);
+        sm__chunk_dispose(env, env->chunks[i]);
     for (i = 0; i < stbds_arrlen(env->spares); i++)
-        sm__chunk_dispose(env, env->spares[i], held);
+        sm__chunk_dispose(env, env->spares[i]);
     stbds_arrfree(env->spares);
     for (i = 0; i < stbds_arrlen(env->cursors); i++)
-        sm__cursor_delete(env, env->cursors[i], held);
+        sm__cursor_delete(env, env->cursors[i]);
     stbds_arrfree(env->chunks);
     stbds_arrfree(env->cursors);
     stbds_arrfree(env->cleanups);
@@ -2961,10 +3223,8 @@ static void sm__env_free(sm_env *env)
     /* read before the memory goes to the cache, whose tools then see it as undefined */
     self_base = env->self_base;
     self_size = env->self_size;
-    if (!held || !sm__cache_put(self_base, self_size, 1))
+    if (!env->cached || !sm__cache_put(self_base, self_size))
         release(context, self_base, self_size);
-    if (held)
-        sm__cache_unlock();
 }
 
 /* Gives back the environments the calling thread keeps. */
@@ -3025,9 +3285,9 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
     if (!env)
         return SM_INVALID_ARG;
     sm__env_unwind(env);
-    sm__lock(&env->lock);
-    out = sm__env_clear(env, env->solo.thread ? &env->solo : NULL, 0);
-    sm__unlock(&env->lock);
+    sm__env_lock(env);
+    out = sm__env_clear(env, env->solo.thread != SM__NOBODY ? &env->solo : NULL, 0);
+    sm__env_unlock(env);
     sm__chunks_give_back(env, out);
     return SM_OK;
 }
@@ -3037,21 +3297,20 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
    does not match. */
 static sm__cursor *sm__cached_cursor(const sm_env *env)
 {
-    size_t k = SM__XSLOT(env->handle);
+    size_t k = SM__CACHE_WAY(env->handle);
     if (SM__LOAD(&env->solo.thread) == SM__ME)
         return (sm__cursor *)(uintptr_t)&env->solo;
-    return sm__t.xid[k] == env->handle ? sm__t.xc[k] : NULL;
+    return sm__t.cache_handle[k] == env->handle ? sm__t.cache_cursor[k] : NULL;
 }
 
 /* Puts the calling thread's cursor c in env (NULL: none yet) in its cache. */
 static void sm__remember(const sm_env *env, sm__cursor *c)
 {
-    size_t k = SM__XSLOT(env->handle);
+    size_t k = SM__CACHE_WAY(env->handle);
     if (!c)
         return;
-    sm__t.xid[k] = env->handle;
-    sm__t.xc[k] = c;
-    sm__t.xcur[k] = env->flags ? &sm__blocked : c;
+    sm__t.cache_handle[k] = env->handle;
+    sm__t.cache_cursor[k] = c;
 }
 
 /* Every allocation the inline fast paths did not serve, with c the calling thread's cursor in
@@ -3119,7 +3378,7 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
     if (!node)
         return SM_OK;
     if (sm__in_cursor(c, (uintptr_t)node))
-        return sm__free_local(env, c, (uintptr_t)node, 0);
+        return sm__free_local(env, c, (uintptr_t)node);
     return sm__free_other(env, (uintptr_t)node);
 }
 
@@ -3155,7 +3414,7 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
     *cursor = c;
     if (!node)
         return sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
-    sm__lock(&env->lock);
+    sm__env_lock(env);
     if (!c)
         c = sm__cursor_find(env);
     found = sm__locate(env, (uintptr_t)node, 0, &w) && w.live && old_size <= w.size;
@@ -3184,7 +3443,7 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
             sm__poison(w.start + new_size, (ext > w.size ? ext : w.size) - new_size);
         }
     }
-    sm__unlock(&env->lock);
+    sm__env_unlock(env);
     if (!found || !n) {
         if (status)
             *status = found ? SM_OUT_OF_MEMORY : SM_INVALID_ARG;
@@ -3205,10 +3464,10 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
         } else {
             /* a block with a chunk of its own: the chunk goes back now, so that a block grown
                by steps holds memory in proportion to its final size */
-            sm__lock(&env->lock);
+            sm__env_lock(env);
             sm__single_unlink(env, w.ch);
-            sm__unlock(&env->lock);
-            sm__chunk_give_back(env, w.ch, 0);
+            sm__env_unlock(env);
+            sm__chunk_give_back(env, w.ch);
         }
     }
     return q;
@@ -3255,7 +3514,7 @@ SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
     if (!env || !stats)
         return SM_INVALID_ARG;
     memset(stats, 0, sizeof *stats);
-    sm__lock(&e->lock);
+    sm__env_lock(e);
     for (i = 0; i < stbds_arrlen(e->chunks); i++) {
         const sm__chunk *ch = e->chunks[i];
         if (ch->starts) {
@@ -3271,7 +3530,7 @@ SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
     stats->chunks = (size_t)stbds_arrlen(e->chunks) + (size_t)stbds_arrlen(e->spares);
     stats->backing_bytes = SM__LOAD(&e->backing_bytes);
     stats->backing_peak = e->backing_peak;
-    sm__unlock(&e->lock);
+    sm__env_unlock(e);
     return SM_OK;
 }
 
@@ -3287,7 +3546,7 @@ SMALLOC_DEF sm_status sm_env_describe(const sm_env *env, const void *ptr, sm_blo
     int found;
     if (!env || !info)
         return SM_INVALID_ARG;
-    sm__lock(&e->lock);
+    sm__env_lock(e);
     found = sm__locate(e, (uintptr_t)ptr, 1, &w);
     if (found) {
         const sm__site *r = NULL;
@@ -3304,7 +3563,7 @@ SMALLOC_DEF sm_status sm_env_describe(const sm_env *env, const void *ptr, sm_blo
             info->line = v.line;
         }
     }
-    sm__unlock(&e->lock);
+    sm__env_unlock(e);
     return found ? SM_OK : SM_INVALID_ARG;
 }
 
@@ -3352,7 +3611,7 @@ static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_de
     sm__site *live = NULL;
     void *grown;
     size_t k, n;
-    sm__lock(&e->lock);
+    sm__env_lock(e);
     n = sm__live_sites(e, NULL, 0, NULL, NULL);
     if (n && sm__reserve(NULL, sizeof *live, n, &grown)) {
         /* stb_ds's length stays 0: the array is used up to the capacity reserved */
@@ -3360,7 +3619,7 @@ static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_de
         k = sm__live_sites(e, live, n, NULL, NULL);
         n = k < n ? k : n;
     }
-    sm__unlock(&e->lock);
+    sm__env_unlock(e);
     if (n && !live) {
         if (!at_destroy)
             return 0;
@@ -3409,10 +3668,10 @@ static void sm__child_leave(sm_env *child)
     sm_env *parent = child->parent;
     if (!parent)
         return;
-    sm__lock(&parent->lock);
+    sm__env_lock(parent);
     sm__child_unlink(parent, child);
     child->parent = NULL;
-    sm__unlock(&parent->lock);
+    sm__env_unlock(parent);
 }
 
 /* Before env releases its memory: destroys its children (last created first; each does the
@@ -3439,13 +3698,13 @@ static void sm__env_unwind(sm_env *env)
             at = up;
             continue;
         }
-        sm__lock(&at->lock);
+        sm__env_lock(at);
         if (at->last_child) {
             child = at->last_child;
             sm__child_unlink(at, child);   /* its parent stays set: the way back */
         } else
             c = stbds_arrpop(at->cleanups);
-        sm__unlock(&at->lock);
+        sm__env_unlock(at);
         if (child)
             at = child;
         else
@@ -3459,7 +3718,7 @@ SMALLOC_DEF sm_status sm_env_add_cleanup(sm_env *env, sm_cleanup_fn *fn, void *d
     sm_status st = SM_OUT_OF_MEMORY;
     if (!env || !fn)
         return SM_INVALID_ARG;
-    sm__lock(&env->lock);
+    sm__env_lock(env);
     if (sm__reserve(env->cleanups, sizeof *env->cleanups, 1, &grown)) {
         sm__cleanup c;
         c.fn = fn;
@@ -3468,7 +3727,7 @@ SMALLOC_DEF sm_status sm_env_add_cleanup(sm_env *env, sm_cleanup_fn *fn, void *d
         SM__ARRPUT(env->cleanups, c);
         st = SM_OK;
     }
-    sm__unlock(&env->lock);
+    sm__env_unlock(env);
     return st;
 }
 
@@ -3479,7 +3738,7 @@ SMALLOC_DEF sm_status sm_env_remove_cleanup(sm_env *env, sm_cleanup_fn *fn, void
     sm_status st = SM_INVALID_ARG;
     if (!env || !fn)
         return SM_INVALID_ARG;
-    sm__lock(&env->lock);
+    sm__env_lock(env);
     for (i = stbds_arrlen(env->cleanups) - 1; i >= 0; i--) {
         if (env->cleanups[i].fn == fn && env->cleanups[i].data == data) {
             stbds_arrdel(env->cleanups, (size_t)i);
@@ -3487,21 +3746,21 @@ SMALLOC_DEF sm_status sm_env_remove_cleanup(sm_env *env, sm_cleanup_fn *fn, void
             break;
         }
     }
-    sm__unlock(&env->lock);
+    sm__env_unlock(env);
     return st;
 }
 
 /* Enters child as parent's newest child: a list through the children, no memory needed. */
 static void sm__child_adopt(sm_env *parent, sm_env *child)
 {
-    sm__lock(&parent->lock);
+    sm__env_lock(parent);
     child->parent = parent;
     child->older = parent->last_child;
     child->newer = NULL;
     if (parent->last_child)
         parent->last_child->newer = child;
     parent->last_child = child;
-    sm__unlock(&parent->lock);
+    sm__env_unlock(parent);
 }
 
 SMALLOC_DEF sm_env *sm_env_create_child(sm_env *parent, const sm_config *config, sm_status *status)
@@ -3634,9 +3893,9 @@ SMALLOC_DEF char *sm_env_printf(sm_env *env, sm_status *status, const char *form
 
 static void sm__attach_to(const sm__attach *at)
 {
-    sm__t.at = *at;
-    sm__t.cur = NULL;
-    sm__t.cx = NULL;
+    sm__t.current = *at;
+    sm__t.fast = NULL;
+    sm__t.cursor = NULL;
 }
 
 #if !defined(SMALLOC_NO_THREADS)
@@ -3647,7 +3906,7 @@ static void sm__attach_to(const sm__attach *at)
 static void sm__thread_end(sm__thread *rec)
 {
     static const sm__attach none = { NULL, 0, NULL };
-    if (sm__t.rec != rec)
+    if (sm__t.thread != rec)
         return;
     while (stbds_arrlen(rec->frames) > 0) {
         sm__frame frame = stbds_arrpop(rec->frames);
@@ -3655,33 +3914,22 @@ static void sm__thread_end(sm__thread *rec)
         sm__env_delete(frame.env);
     }
     stbds_arrfree(rec->frames);
-    sm__t.rec = NULL;
-    SMALLOC_FREE(rec);
+    rec->frames = NULL;
     sm__spare_envs_free();
     sm__attach_to(&none);
-    memset(sm__t.xid, 0, sizeof sm__t.xid);
+    memset(sm__t.cache_handle, 0, sizeof sm__t.cache_handle);
+    /* its cursors in environments that live on may now be taken over */
+    SM__STORE_REL(&rec->alive, 0);
+    (void)SM__FETCH_ADD(&sm__exits, (size_t)1);
+    sm__t.thread = NULL;
+    sm__thread_drop(rec);
 }
 #endif
 
 #if defined(SMALLOC_NO_THREADS)
 static int sm__exit_hook(sm__thread *rec) { (void)rec; return 1; }
 #else
-/* A thread-specific key whose destructor sees the exiting thread's record. */
 static void sm__key_exit(void *rec) { if (rec) sm__thread_end((sm__thread *)rec); }
-#if defined(_WIN32)
-typedef DWORD sm__key_t;
-static VOID WINAPI sm__fls_exit(PVOID rec) { sm__key_exit(rec); }
-static int sm__key_create(sm__key_t *k)      { return (*k = FlsAlloc(sm__fls_exit)) != FLS_OUT_OF_INDEXES; }
-static int sm__key_set(sm__key_t k, void *v) { return FlsSetValue(k, v) != 0; }
-#elif defined(SMALLOC_C11_THREADS)
-typedef tss_t sm__key_t;
-static int sm__key_create(sm__key_t *k)      { return tss_create(k, sm__key_exit) == thrd_success; }
-static int sm__key_set(sm__key_t k, void *v) { return tss_set(k, v) == thrd_success; }
-#else
-typedef pthread_key_t sm__key_t;
-static int sm__key_create(sm__key_t *k)      { return pthread_key_create(k, sm__key_exit) == 0; }
-static int sm__key_set(sm__key_t k, void *v) { return pthread_setspecific(k, v) == 0; }
-#endif
 static sm__key_t sm__key;
 static int sm__key_made;
 
@@ -3705,11 +3953,7 @@ static int sm__exit_hook(sm__thread *rec)
 __attribute__((destructor)) static void sm__unload(void)
 {
     if (sm__key_made) {
-#if defined(SMALLOC_C11_THREADS)
-        tss_delete(sm__key);
-#else
-        (void)pthread_key_delete(sm__key);
-#endif
+        sm__key_delete(sm__key);
         sm__key_made = 0;
     }
 }
@@ -3718,17 +3962,19 @@ __attribute__((destructor)) static void sm__unload(void)
 
 static sm__thread *sm__self(void)
 {
-    sm__thread *rec = sm__t.rec;
+    sm__thread *rec = sm__t.thread;
     if (!rec) {
         rec = (sm__thread *)SMALLOC_REALLOC(NULL, sizeof *rec);
         if (!rec)
             return NULL;
         rec->frames = NULL;
+        rec->refs = 1;
+        rec->alive = 1;
         if (!sm__exit_hook(rec)) {
             SMALLOC_FREE(rec);
             return NULL;
         }
-        sm__t.rec = rec;
+        sm__t.thread = rec;
     }
     return rec;
 }
@@ -3736,18 +3982,18 @@ static sm__thread *sm__self(void)
 /* SM_OK when the thread's current environment is usable, else why not. */
 static sm_status sm__current(void)
 {
-    if (!sm__t.at.slot)
+    if (!sm__t.current.slot)
         return SM_NO_ENVIRONMENT;
-    return SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen ? SM_OK : SM_INVALID_HANDLE;
+    return SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen ? SM_OK : SM_INVALID_HANDLE;
 }
 
 /* Remembers c as the calling thread's cursor in the environment that was current (at) when
    the call began, if it still is: a backing allocator may have attached the thread elsewhere. */
 static void sm__current_cursor(const sm__attach *at, sm__cursor *c)
 {
-    if (c && sm__t.at.slot == at->slot && sm__t.at.gen == at->gen) {
-        sm__t.cx = c;
-        sm__t.cur = at->env->flags ? &sm__blocked : c;
+    if (c && sm__t.current.slot == at->slot && sm__t.current.gen == at->gen) {
+        sm__t.cursor = c;
+        sm__t.fast = at->env->flags ? &sm__blocked : c;
     }
 }
 
@@ -3768,7 +4014,7 @@ SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
     if (!frame.env)
         return st;
     frame.env->owner = rec;
-    frame.prev = sm__t.at;
+    frame.prev = sm__t.current;
     SM__ARRPUT(rec->frames, frame);
     at.slot = frame.env->slot;
     at.gen = SM__LOAD(&at.slot->gen);
@@ -3786,15 +4032,15 @@ SMALLOC_DEF sm_status sm_enable_allocate(void)
 SMALLOC_DEF sm_status sm_disable_allocate(void)
 {
     sm_status st = sm__current();
-    sm__thread *rec = sm__t.rec;
+    sm__thread *rec = sm__t.thread;
     sm__frame frame;
     ptrdiff_t i;
     if (st != SM_OK)
         return st;
-    if (!rec || sm__t.at.env->owner != rec)
+    if (!rec || sm__t.current.env->owner != rec)
         return SM_INVALID_ARG;
     i = stbds_arrlen(rec->frames) - 1;
-    while (i >= 0 && rec->frames[i].env != sm__t.at.env)
+    while (i >= 0 && rec->frames[i].env != sm__t.current.env)
         i--;
     SMALLOC_ASSERT(i >= 0);   /* an environment the thread owns has its frame */
     if (i < 0)
@@ -3811,7 +4057,7 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
 static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
 {
     sm_status st = sm__current();
-    sm__attach at = sm__t.at;
+    sm__attach at = sm__t.current;
     sm__cursor *c;
     void *p;
     if (st != SM_OK) {
@@ -3824,15 +4070,15 @@ static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status 
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    p = sm__allocate_in(at.env, sm__t.cx, size, alignment, status, file, line, &c);
+    p = sm__allocate_in(at.env, sm__t.cursor, size, alignment, status, file, line, &c);
     sm__current_cursor(&at, c);
     return p;
 }
 
 SMALLOC_DEF void *sm_allocate(size_t size, sm_status *status)
 {
-    sm__cursor *c = sm__t.cur;
-    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen) {
+    sm__cursor *c = sm__t.fast;
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen) {
         uintptr_t top = SM__LOAD(&c->top);
         if (SM__FITS(c, top, size)) {
             if (status)
@@ -3861,14 +4107,14 @@ static SM__NOINLINE sm_status sm__free(void *node)
     st = sm__current();
     if (st != SM_OK)
         return st;
-    return sm__free_in(sm__t.at.env, sm__t.cx, node);
+    return sm__free_in(sm__t.current.env, sm__t.cursor, node);
 }
 
 SMALLOC_DEF sm_status sm_free(void *node)
 {
-    sm__cursor *c = sm__t.cur;
-    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.at.slot->gen) == sm__t.at.gen) {
-        int st = sm__free_fast(sm__t.at.env, c, (uintptr_t)node);
+    sm__cursor *c = sm__t.fast;
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen) {
+        int st = sm__free_fast(sm__t.current.env, c, (uintptr_t)node);
         if (st >= 0)
             return (sm_status)st;
     }
@@ -3878,7 +4124,7 @@ SMALLOC_DEF sm_status sm_free(void *node)
 SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm_status *status)
 {
     sm_status st = sm__current();
-    sm__attach at = sm__t.at;
+    sm__attach at = sm__t.current;
     sm__cursor *c;
     void *p;
     if (st != SM_OK) {
@@ -3886,7 +4132,7 @@ SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm
             *status = st;
         return NULL;
     }
-    p = sm__reallocate_in(at.env, sm__t.cx, node, old_size, new_size, status, &c);
+    p = sm__reallocate_in(at.env, sm__t.cursor, node, old_size, new_size, status, &c);
     sm__current_cursor(&at, c);
     return p;
 }
@@ -3896,7 +4142,7 @@ SMALLOC_DEF sm_thread_handle sm_get_thread_handle(sm_status *status)
     sm_status st = sm__current();
     sm_thread_handle h = NULL;
     if (st == SM_OK)
-        h = (sm_thread_handle)sm__t.at.env->handle;
+        h = (sm_thread_handle)sm__t.current.env->handle;
     else if (st == SM_NO_ENVIRONMENT)
         st = SM_OK;
     if (status)
@@ -3909,7 +4155,7 @@ SMALLOC_DEF sm_env *sm_current_env(sm_status *status)
     sm_status st = sm__current();
     if (status)
         *status = st;
-    return st == SM_OK ? sm__t.at.env : NULL;
+    return st == SM_OK ? sm__t.current.env : NULL;
 }
 
 SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h)
@@ -3936,14 +4182,14 @@ SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h)
 
 static void *sm__client_default_alloc(size_t size)
 {
-    if (sm__t.at.slot)
+    if (sm__t.current.slot)
         return sm_allocate(size, NULL);
     return malloc(size ? size : 1);
 }
 
 static sm_status sm__client_default_release(void *ptr)
 {
-    if (sm__t.at.slot)
+    if (sm__t.current.slot)
         return sm_free(ptr);
     free(ptr);
     return SM_OK;

@@ -53,7 +53,7 @@ extern size_t tb_calls;        /* realloc calls so far */
 extern size_t tb_fail_at;      /* refuse this call (absolute index, 1-based); 0: never */
 extern int    tb_fail_all;     /* refuse every call while nonzero */
 extern size_t tb_refused;      /* calls refused */
-extern void (*tb_hook)(void);  /* called at the start of every tb_realloc call, if set */
+extern void (*tb_hook)(void);  /* called at the start of every tb_realloc and tb_free call, if set */
 extern long   tb_live;         /* blocks held: realloc(NULL, n) minus free(p), except the nodes of
                                   smalloc's page map (32 KiB and more, never freed: they are made
                                   as new address ranges come into use, not leaked) */
@@ -215,6 +215,8 @@ void *tb_realloc(void *p, size_t n)
 
 void tb_free(void *p)
 {
+    if (tb_hook)
+        tb_hook();
     /* page-map nodes are freed only when another thread installed its node first */
     if (!p)
         return;

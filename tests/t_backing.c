@@ -200,10 +200,12 @@ static void reentrant_round(reentrant *r, size_t size)
     CHECK_EQ_INT(r->free_status, SM_OK);
 }
 
+#ifndef SMALLOC_NO_THREADS
 static void reentrant_second_thread(void *arg)
 {
     reentrant_round((reentrant *)arg, 64);   /* a cursor for this thread, then its chunk */
 }
+#endif
 
 TEST(backing_allocator_runs_unlocked)
 {
@@ -229,6 +231,120 @@ TEST(backing_allocator_runs_unlocked)
 #endif
     CHECK_EQ_INT(sm_env_destroy(r.env), SM_OK);
     CHECK_EQ_SIZE(r.c.live_bytes, 0);
+}
+
+/* A backing free that, while an environment is destroyed, waits for another thread to create
+   and destroy an environment (the handle table's lock) and to allocate in a third one: a
+   destroy holds no lock of smalloc while it gives memory back. */
+typedef struct waiting_free { tc_alloc c; sm_env *third; int armed, waited, worked; } waiting_free;
+
+#ifndef SMALLOC_NO_THREADS
+static void create_elsewhere(void *arg)
+{
+    waiting_free *w = (waiting_free *)arg;
+    sm_env *env = sm_env_create(NULL, NULL);
+    w->worked = env && sm_env_allocate(env, 64, NULL) && sm_env_destroy(env) == SM_OK &&
+                sm_env_allocate(w->third, 5000, NULL) != NULL;
+}
+#endif
+
+static void waiting_free_fn(void *context, void *ptr, size_t size)
+{
+    waiting_free *w = (waiting_free *)context;
+    if (w->armed) {
+#ifndef SMALLOC_NO_THREADS
+        th_thread t;
+        w->armed = 0;
+        if (th_thread_start(&t, create_elsewhere, w)) {
+            th_thread_join(&t);
+            w->waited = 1;
+        }
+#else
+        w->armed = 0;
+        w->waited = w->worked = 1;
+#endif
+    }
+    tc_free_fn(&w->c, ptr, size);
+}
+
+TEST(backing_free_runs_unlocked)
+{
+    waiting_free w;
+    sm_config cfg;
+    sm_env *env;
+    int i;
+    memset(&w, 0, sizeof w);
+    tc_init(&w.c);
+    cfg = tc_config(&w.c, 4096);
+    cfg.free = waiting_free_fn;
+    cfg.context = &w;
+    w.third = sm_env_create(&cfg, NULL);
+    env = sm_env_create(&cfg, NULL);
+    REQUIRE(env != NULL && w.third != NULL);
+    for (i = 0; i < 20; i++)
+        CHECK(sm_env_allocate(env, 3000, NULL) != NULL);
+    CHECK(sm_env_allocate(env, 100000, NULL) != NULL);
+    w.armed = 1;
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK(w.waited && w.worked);
+    CHECK_EQ_INT(sm_env_destroy(w.third), SM_OK);
+    CHECK_EQ_SIZE(w.c.live_bytes, 0);
+}
+
+/* The same for the chunk cache: an environment that uses malloc, destroyed when the thread's
+   cache of released environments is full, gives its memory back with no lock held either, so
+   that smalloc's own bookkeeping free (here the suite's, which waits for a thread that
+   creates an environment from the chunk cache) does not stall other threads. */
+static int bookkeeping_armed, bookkeeping_worked;
+
+#ifndef SMALLOC_NO_THREADS
+static void create_from_cache(void *arg)
+{
+    sm_env *env = sm_env_create(NULL, NULL);
+    (void)arg;
+    bookkeeping_worked = env && sm_env_allocate(env, 64, NULL) && sm_env_destroy(env) == SM_OK;
+}
+#endif
+
+static void bookkeeping_waits(void)
+{
+    if (bookkeeping_armed) {
+        bookkeeping_armed = 0;
+#ifndef SMALLOC_NO_THREADS
+        {
+            th_thread t;
+            if (th_thread_start(&t, create_from_cache, NULL))
+                th_thread_join(&t);
+        }
+#else
+        bookkeeping_worked = 1;
+#endif
+    }
+}
+
+TEST(destroy_gives_back_unlocked)
+{
+    enum { ENVS = 6 };
+    sm_env *env[ENVS];
+    sm_config cfg;
+    int i, k;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = SM_TRACK;   /* site records: bookkeeping to free at destroy */
+    for (i = 0; i < ENVS; i++) {
+        env[i] = sm_env_create(&cfg, NULL);
+        REQUIRE(env[i] != NULL);
+        for (k = 0; k < 10; k++)
+            CHECK(sm_env_allocate(env[i], 2000, NULL) != NULL);
+    }
+    for (i = 0; i < ENVS - 1; i++)   /* the thread's cache of released environments fills */
+        CHECK_EQ_INT(sm_env_destroy(env[i]), SM_OK);
+    bookkeeping_worked = 0;
+    bookkeeping_armed = 1;
+    tb_hook = bookkeeping_waits;
+    CHECK_EQ_INT(sm_env_destroy(env[ENVS - 1]), SM_OK);
+    tb_hook = NULL;
+    CHECK(!bookkeeping_armed && bookkeeping_worked);
+    (void)sm_cache_trim(0);
 }
 
 /* A backing allocator that attaches the calling thread to another environment (or detaches
@@ -321,6 +437,7 @@ static sm_env *report_enable_two(sm_env **outer)
     return sm_current_env(NULL);
 }
 
+#ifndef SMALLOC_NO_THREADS
 static void report_thread_exits(void *arg)
 {
     sm_env *outer;
@@ -330,6 +447,7 @@ static void report_thread_exits(void *arg)
     report_action = REPORT_DISABLES;
     /* exits without disabling: the report disables the outer environment */
 }
+#endif
 
 TEST(report_enables_and_disables)
 {
@@ -374,5 +492,7 @@ void suite_backing(void)
     RUN(backing_skewed_enable);
     RUN(backing_allocator_runs_unlocked);
     RUN(backing_allocator_attaches_elsewhere);
+    RUN(backing_free_runs_unlocked);
+    RUN(destroy_gives_back_unlocked);
     RUN(report_enables_and_disables);
 }

@@ -635,8 +635,55 @@ TEST(recycle_consumer_with_cursor)
 
 #endif /* SMALLOC_NO_THREADS */
 
+/* A thread marks 50 blocks free and exits: the blocks on its lists are not lost with it. The
+   environment's next allocations of that size, from a thread that was there all along, take
+   them again. */
+#ifndef SMALLOC_NO_THREADS
+enum { EXITED_BLOCKS = 50 };
+static void *exited_blocks[EXITED_BLOCKS];
+
+static void allocate_free_exit(void *env)
+{
+    int i;
+    for (i = 0; i < EXITED_BLOCKS; i++)
+        exited_blocks[i] = sm_env_allocate((sm_env *)env, 64, NULL);
+    for (i = 0; i < EXITED_BLOCKS; i++)
+        CHECK_EQ_INT(sm_env_free((sm_env *)env, exited_blocks[i]), SM_OK);
+}
+
+TEST(recycle_lists_of_exited_thread)
+{
+    tc_alloc c;
+    sm_env *env;
+    th_thread t;
+    size_t reused = 0, held;
+    int i, k;
+    tc_init(&c);
+    env = make_env(&c, 65536, SM_RECYCLE);
+    REQUIRE(env != NULL);
+    REQUIRE(sm_env_allocate(env, 64, NULL) != NULL);   /* this thread's cursor and chunk */
+    REQUIRE(th_thread_start(&t, allocate_free_exit, env));
+    th_thread_join(&t);
+    held = tu_stats(env).backing_bytes;
+    for (i = 0; i < EXITED_BLOCKS; i++) {
+        void *p = sm_env_allocate(env, 64, NULL);
+        REQUIRE(p != NULL);
+        for (k = 0; k < EXITED_BLOCKS; k++)
+            reused += p == exited_blocks[k];
+    }
+    /* all but the last, which rolled back instead of going on a list */
+    CHECK(reused >= EXITED_BLOCKS - 1);
+    CHECK_EQ_SIZE(tu_stats(env).backing_bytes, held);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK_EQ_SIZE(c.live_bytes, 0);
+}
+#endif
+
 void suite_recycle(void)
 {
+#ifndef SMALLOC_NO_THREADS
+    RUN(recycle_lists_of_exited_thread);
+#endif
     RUN(recycle_same_size);
     RUN(recycle_single_chunk_given_back);
     RUN(recycle_reset_clears_lists);

@@ -852,8 +852,162 @@ TEST(shared_env_stats_exact)
 
 #endif /* SMALLOC_NO_THREADS */
 
+/* Integers passed as handles, while environments are live: small ones, and ones shaped as
+   handles are (a generation above 24 or 16 bits of slot index), name none of them. */
+TEST(garbage_handles_rejected)
+{
+    enum { ENVS = 8 };
+    sm_env *env[ENVS];
+    uintptr_t v, gen, accepted = 0;
+    size_t shift = sizeof(uintptr_t) >= 8 ? 24 : 16;
+    int i;
+    for (i = 0; i < ENVS; i++) {
+        env[i] = sm_env_create(NULL, NULL);
+        REQUIRE(env[i] != NULL);
+    }
+    for (v = 1; v < 100000; v++)
+        accepted += sm_set_thread_handle((sm_thread_handle)v) == SM_OK;
+    for (gen = 0; gen < 64; gen++)
+        for (v = 1; v <= 1024; v++)
+            accepted += sm_set_thread_handle((sm_thread_handle)(gen << shift | v)) == SM_OK;
+    CHECK_EQ_SIZE(accepted, 0);
+    /* the real handles still name their environments */
+    for (i = 0; i < ENVS; i++) {
+        CHECK_EQ_INT(sm_set_thread_handle(sm_env_handle(env[i])), SM_OK);
+        CHECK_EQ_PTR(sm_current_env(NULL), env[i]);
+    }
+    CHECK_EQ_INT(sm_set_thread_handle(NULL), SM_OK);
+    for (i = 0; i < ENVS; i++)
+        CHECK_EQ_INT(sm_env_destroy(env[i]), SM_OK);
+}
+
+/* A pool whose threads come and go, each on a stack of its own (ever larger stacks, so that
+   none reuses the memory of one that exited): a long-lived environment stays bounded, since a
+   new thread takes over the cursor, chunk and lists of one that has exited. */
+#if !defined(SMALLOC_NO_THREADS) && !defined(_WIN32) && !defined(SMALLOC_C11_THREADS)
+#include <pthread.h>
+
+enum { WAVE_BLOCKS = 40 };
+static int wave_forward;
+
+static void *wave_work(void *arg)
+{
+    sm_env *env = (sm_env *)arg;
+    void *p[WAVE_BLOCKS];
+    int i;
+    for (i = 0; i < WAVE_BLOCKS; i++) {
+        p[i] = sm_env_allocate(env, 24 + (size_t)i * 8, NULL);
+        CHECK(p[i] != NULL);
+    }
+    if (wave_forward) {
+        for (i = 0; i < WAVE_BLOCKS; i++)   /* SM_RECYCLE: onto the thread's lists */
+            CHECK_EQ_INT(sm_env_free(env, p[i]), SM_OK);
+    } else {
+        for (i = WAVE_BLOCKS; i-- > 0;)     /* newest first: each rolls the cursor back */
+            CHECK_EQ_INT(sm_env_free(env, p[i]), SM_OK);
+    }
+    return NULL;
+}
+
+/* The environment's backing bytes after each of `waves` threads in turn. */
+static void run_waves(sm_env *env, int waves, size_t *after)
+{
+    int w;
+    for (w = 0; w < waves; w++) {
+        pthread_attr_t attr;
+        pthread_t t;
+        CHECK(pthread_attr_init(&attr) == 0);
+        CHECK(pthread_attr_setstacksize(&attr, ((size_t)256 << 10) + (size_t)w * (64 << 10)) == 0);
+        CHECK(pthread_create(&t, &attr, wave_work, env) == 0);
+        CHECK(pthread_join(t, NULL) == 0);
+        (void)pthread_attr_destroy(&attr);
+        after[w] = tu_stats(env).backing_bytes;
+    }
+}
+
+TEST(threads_come_and_go_bounded)
+{
+    static const unsigned flags[] = { 0, SM_RECYCLE, SM_TRACK };
+    enum { WAVES = 120 };
+    size_t after[WAVES], f;
+    for (f = 0; f < sizeof flags / sizeof flags[0]; f++) {
+        sm_config cfg;
+        sm_env *env;
+        memset(&cfg, 0, sizeof cfg);
+        cfg.chunk_size = 8192;
+        cfg.flags = flags[f];
+        env = sm_env_create(&cfg, NULL);
+        REQUIRE(env != NULL);
+        wave_forward = (flags[f] & SM_RECYCLE) != 0;
+        run_waves(env, WAVES, after);
+        /* every wave gives back what it took: a thread's cursor and chunk (about 9 KiB) stay
+           for the next thread, never one more per thread */
+        CHECK_EQ_SIZE(after[WAVES - 1], after[9]);
+        CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    }
+}
+#endif
+
+/* Windows: a fiber that enabled an environment, deleted by another thread. Fiber-local storage
+   calls smalloc's hook on the deleting thread, with the record of the thread the fiber ran on;
+   that thread still uses the record, so it must be left alone. */
+#if defined(_WIN32) && !defined(SMALLOC_NO_THREADS)
+static void *fiber_home, *fiber_enabler;
+static volatile LONG fiber_stage;   /* 1: the fiber has enabled; 2: it was deleted */
+static sm_status fiber_status;
+
+static void CALLBACK fiber_enables(void *arg)
+{
+    (void)arg;
+    fiber_status = sm_enable_allocate();
+    if (fiber_status == SM_OK && !sm_allocate(100, NULL))
+        fiber_status = SM_OUT_OF_MEMORY;
+    SwitchToFiber(fiber_home);
+}
+
+static void fiber_thread(void *arg)
+{
+    (void)arg;
+    fiber_home = ConvertThreadToFiber(NULL);
+    fiber_enabler = fiber_home ? CreateFiber(0, fiber_enables, NULL) : NULL;
+    if (!fiber_enabler) {
+        fiber_status = SM_INVALID_ARG;
+        InterlockedExchange(&fiber_stage, 1);
+        return;
+    }
+    SwitchToFiber(fiber_enabler);
+    InterlockedExchange(&fiber_stage, 1);
+    while (InterlockedCompareExchange(&fiber_stage, 2, 2) != 2)
+        Sleep(1);
+    /* the record is still this thread's: its environment is still current */
+    CHECK(sm_allocate(200, NULL) != NULL);
+    CHECK_EQ_INT(sm_disable_allocate(), SM_OK);
+    CHECK(ConvertFiberToThread());
+}
+
+TEST(fiber_deleted_by_another_thread)
+{
+    th_thread t;
+    REQUIRE(th_thread_start(&t, fiber_thread, NULL));
+    while (InterlockedCompareExchange(&fiber_stage, 1, 1) != 1)
+        Sleep(1);
+    CHECK_EQ_INT(fiber_status, SM_OK);
+    if (fiber_enabler)
+        DeleteFiber(fiber_enabler);
+    InterlockedExchange(&fiber_stage, 2);
+    th_thread_join(&t);
+}
+#endif
+
 void suite_thread(void)
 {
+#if defined(_WIN32) && !defined(SMALLOC_NO_THREADS)
+    RUN(fiber_deleted_by_another_thread);
+#endif
+    RUN(garbage_handles_rejected);
+#if !defined(SMALLOC_NO_THREADS) && !defined(_WIN32) && !defined(SMALLOC_C11_THREADS)
+    RUN(threads_come_and_go_bounded);
+#endif
     RUN(enable_allocate_disable);
     RUN(no_environment);
     RUN(enable_nesting);
