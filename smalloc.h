@@ -58,8 +58,9 @@ CONTENTS
                                    mingw-w64); other compilers build with SMALLOC_NO_THREADS.
    SMALLOC_DEFAULT_CHUNK_SIZE      the first chunk's size when sm_config.chunk_size is 0 (8192);
                                    sizes below 4096 (a page) are raised to 4096.
-   SMALLOC_CACHE_SIZE              the most bytes the process-wide cache of released memory
-                                   keeps (default 64 MiB; 0 turns the cache off). See COSTS.
+   SMALLOC_CACHE_SIZE              the bytes the process-wide cache of released memory keeps
+                                   however small the environments released lately (default
+                                   64 MiB; 0 turns the cache off). See COSTS.
    SMALLOC_TLS_DYNAMIC             use the compiler's default thread-local storage model. Without
                                    it, gcc and clang on ELF targets use initial-exec, so that a
                                    shared library's fast path reads its thread state directly; a
@@ -311,9 +312,14 @@ CONTENTS
    free NULL) give their chunks, cursors and themselves to a process-wide cache when they are
    destroyed or reset chunks go back, and the next ones take from it (a lock taken once per
    chunk, not per allocation): a server creating an environment per request reaches a state
-   with no malloc calls and no fresh pages. At most SMALLOC_CACHE_SIZE bytes (and 256 pieces)
-   are kept; sm_cache_trim(keep) gives the rest back to free and returns how many bytes it gave.
-   Environments with their own backing allocator never use the cache.
+   with no malloc calls and no fresh pages. The cache keeps SMALLOC_CACHE_SIZE bytes (64 MiB),
+   or the bytes of the largest environment released lately if that is more, so that a big
+   environment made again and again stays warm too: that figure follows each larger release at
+   once and loses an eighth at each smaller one, so it falls back after a few dozen releases
+   of smaller environments, and the cache gives back what is above it as releases come.
+   At most 256 pieces are kept. sm_cache_limit(bytes) bounds the whole at run time (0 turns the
+   cache off), and sm_cache_trim(keep) gives the rest back to free and returns how many bytes it
+   gave. Environments with their own backing allocator never use the cache.
    Bookkeeping failures: stb_ds does not check realloc. smalloc grows its containers before it
    changes anything, and a failed growth in its own copy of stb_ds returns to smalloc, which
    reports SM_OUT_OF_MEMORY with nothing changed. When the file compiles stb_ds itself before
@@ -471,6 +477,9 @@ SMALLOC_DEF sm_env *sm_env_create_child(sm_env *parent, const sm_config *config,
 /* Gives the process-wide cache of released chunks back to malloc until it holds at most
    keep bytes; returns the bytes given back. */
 SMALLOC_DEF size_t sm_cache_trim(size_t keep);
+/* Sets the most bytes the cache may ever hold (SIZE_MAX: no limit but its policy, the default;
+   0: keep nothing) and gives back what is above it; returns the limit it replaces. */
+SMALLOC_DEF size_t sm_cache_limit(size_t bytes);
 
 /* RpcSmEnableAllocate: a new environment owned by the calling thread becomes current. */
 SMALLOC_DEF sm_status sm_enable_allocate(void);
@@ -1700,6 +1709,47 @@ typedef struct sm__spare { void *p; size_t size; } sm__spare;
 #define SM__CACHE_ENTRIES 256
 static sm__spare *sm__cache;      /* stb_ds array */
 static size_t sm__cache_bytes;
+static size_t sm__cache_max = SIZE_MAX;   /* sm_cache_limit */
+static size_t sm__cache_demand;           /* the bytes of the largest environment released lately
+                                             (atomic: read without the lock) */
+static size_t sm__small_releases;         /* releases of small environments, roughly (relaxed) */
+
+/* What the cache may hold now. Cache lock held. */
+static size_t sm__cache_room(void)
+{
+    size_t demand = SM__LOAD(&sm__cache_demand);
+    size_t want = demand > SMALLOC_CACHE_SIZE ? demand : SMALLOC_CACHE_SIZE;
+    return want < sm__cache_max ? want : sm__cache_max;
+}
+
+static void sm__cache_shrink_locked(size_t keep, size_t *released)
+{
+    while (sm__cache_bytes > keep) {
+        /* the largest first: fewest calls for the most memory */
+        sm__spare e = stbds_arrpop(sm__cache);
+        sm__cache_bytes -= e.size;
+        if (released)
+            *released += e.size;
+        sm__show(e.p, e.size);
+        free(e.p);
+    }
+    if (!sm__cache_bytes) {
+        stbds_arrfree(sm__cache);
+        sm__cache = NULL;
+    }
+}
+
+/* An environment of `bytes` is being released into the cache: the figure it keeps follows
+   (see COSTS), and what is above it goes back. */
+static void sm__cache_note_release(size_t bytes)
+{
+    size_t demand;
+    sm__cache_lock();
+    demand = SM__LOAD(&sm__cache_demand);
+    SM__STORE(&sm__cache_demand, bytes >= demand ? bytes : demand - demand / 8);
+    sm__cache_shrink_locked(sm__cache_room(), NULL);
+    sm__cache_unlock();
+}
 
 /* Index of the first entry of at least size bytes. */
 static size_t sm__cache_lower(size_t size)
@@ -1741,7 +1791,7 @@ static int sm__cache_put(void *p, size_t size)
     void *grown;
     sm__hide(p, size);   /* before it is shared: a taker shows it again */
     sm__cache_lock();
-    if (size <= SMALLOC_CACHE_SIZE - sm__cache_bytes && stbds_arrlenu(sm__cache) < SM__CACHE_ENTRIES &&
+    if (size <= sm__cache_room() - sm__cache_bytes && stbds_arrlenu(sm__cache) < SM__CACHE_ENTRIES &&
         sm__reserve(sm__cache, sizeof *sm__cache, 1, &grown)) {
         size_t i, n;
         sm__spare e;
@@ -1769,20 +1819,20 @@ SMALLOC_DEF size_t sm_cache_trim(size_t keep)
     size_t released = 0;
     sm__spare_envs_free();   /* the calling thread's released environments first */
     sm__cache_lock();
-    while (sm__cache_bytes > keep) {
-        /* the largest first: fewest calls for the most memory */
-        sm__spare e = stbds_arrpop(sm__cache);
-        sm__cache_bytes -= e.size;
-        released += e.size;
-        sm__show(e.p, e.size);
-        free(e.p);
-    }
-    if (!sm__cache_bytes) {
-        stbds_arrfree(sm__cache);
-        sm__cache = NULL;
-    }
+    sm__cache_shrink_locked(keep, &released);
     sm__cache_unlock();
     return released;
+}
+
+SMALLOC_DEF size_t sm_cache_limit(size_t bytes)
+{
+    size_t old;
+    sm__cache_lock();
+    old = sm__cache_max;
+    sm__cache_max = bytes;
+    sm__cache_shrink_locked(sm__cache_room(), NULL);
+    sm__cache_unlock();
+    return old;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -3199,6 +3249,25 @@ static int sm__env_park(sm_env *env)
     return 1;
 }
 
+/* An environment that uses the cache is being released. One larger than what a thread keeps of
+   it (SM__SPARE_BYTES) adjusts the figure the cache follows; small ones, which stay in the
+   thread's cache and cost no lock, let it decay at every eighth release (a count kept without
+   atomic read-modify-write: a lost update only delays that). */
+static void sm__cache_released(size_t bytes)
+{
+    size_t n;
+    if (bytes > SM__SPARE_BYTES) {
+        sm__cache_note_release(bytes);
+        return;
+    }
+    if (SM__LOAD(&sm__cache_demand) <= SMALLOC_CACHE_SIZE)
+        return;
+    n = SM__LOAD(&sm__small_releases) + 1;
+    SM__STORE(&sm__small_releases, n);
+    if (n % 8 == 0)
+        sm__cache_note_release(bytes);
+}
+
 /* Gives back everything env holds, and env itself; its handles are stale already. */
 static void sm__env_free(sm_env *env)
 {
@@ -3244,6 +3313,8 @@ static void sm__spare_envs_free(void)
    goes back (or it waits in the calling thread's cache). */
 static void sm__env_finish(sm_env *env)
 {
+    if (env->cached)
+        sm__cache_released(SM__LOAD(&env->backing_bytes));
     if (env->report)
         (void)sm__report(env, env->report, env->report_user, 1);
     if (sm__env_park(env))

@@ -195,22 +195,47 @@ TEST(cache_stale_handles)
 }
 
 #ifndef SMALLOC_CACHE_SIZE   /* the default, 64 MiB (a build may choose another) */
-/* The cache keeps at most SMALLOC_CACHE_SIZE bytes; the rest goes back to free at once. */
-TEST(cache_bounded)
+/* An environment of `blocks` blocks of `size` bytes, destroyed. */
+static void release_env(size_t blocks, size_t size)
 {
-    const size_t big = (size_t)20 << 20, limit = (size_t)64 << 20;
-    sm_env *env;
+    sm_env *env = sm_env_create(NULL, NULL);
+    size_t i;
+    REQUIRE(env != NULL);
+    for (i = 0; i < blocks; i++)
+        REQUIRE(sm_env_allocate(env, size, NULL) != NULL);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+}
+
+/* The cache keeps SMALLOC_CACHE_SIZE bytes, or all of a larger environment released lately,
+   so that making it again is warm; after releases of smaller ones it falls back to the 64 MiB.
+   sm_cache_limit bounds it. */
+TEST(cache_follows_large_environment)
+{
+    const size_t big = (size_t)20 << 20, base = (size_t)64 << 20;
     size_t kept;
     int i;
     (void)sm_cache_trim(0);
-    env = sm_env_create(NULL, NULL);
-    REQUIRE(env != NULL);
-    for (i = 0; i < 5; i++)
-        REQUIRE(sm_env_allocate(env, big, NULL) != NULL);
-    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    release_env(5, big);
+    release_env(5, big);   /* made again from the cache */
     kept = sm_cache_trim(0);
-    CHECK(kept <= limit);
-    CHECK(kept >= 3 * big);   /* three of the five fit */
+    CHECK(kept >= 5 * big);
+    /* a larger one again, then smaller ones */
+    release_env(5, big);
+    for (i = 0; i < 30; i++)
+        release_env(1, (size_t)1 << 20);
+    kept = sm_cache_trim(0);
+    CHECK(kept <= base);
+    CHECK(kept >= base / 2);
+    /* a limit at run time */
+    CHECK_EQ_SIZE(sm_cache_limit((size_t)8 << 20), (size_t)-1);
+    release_env(5, big);
+    kept = sm_cache_trim(0);
+    CHECK(kept <= (size_t)8 << 20);
+    CHECK_EQ_SIZE(sm_cache_limit(0), (size_t)8 << 20);
+    release_env(3, 100000);
+    release_env(5, big);
+    CHECK_EQ_SIZE(sm_cache_trim(0), 0);
+    CHECK_EQ_SIZE(sm_cache_limit((size_t)-1), 0);
 }
 #endif
 
@@ -307,7 +332,7 @@ void suite_cache(void)
     RUN(cache_not_for_custom_backing);
     RUN(cache_stale_handles);
 #ifndef SMALLOC_CACHE_SIZE
-    RUN(cache_bounded);
+    RUN(cache_follows_large_environment);
 #endif
 #ifndef SMALLOC_NO_THREADS
     RUN(cache_threads);
