@@ -278,6 +278,10 @@ CONTENTS
    disables that one, and sm_enable_allocate enables a new one, current once the disable
    returns; the environment being released is still there for sm_env_* calls until they all
    return. None of them may call fork.
+   Unloading: a shared library that embeds smalloc privately (SMALLOC_STATIC) may be unloaded
+   (dlclose, FreeLibrary) once its environments are destroyed: built with gcc or clang (mingw
+   on Windows), it deletes its thread-exit key as it goes, so threads that exit later do not
+   call into it. The records of other threads that used it (a few dozen bytes each) stay.
    Signals: no smalloc function is async-signal-safe.
 
 12. COSTS
@@ -971,6 +975,7 @@ typedef DWORD sm__key_t;
 static VOID WINAPI sm__fls_exit(PVOID rec) { sm__key_exit(rec); }
 static int sm__key_create(sm__key_t *k)      { return (*k = FlsAlloc(sm__fls_exit)) != FLS_OUT_OF_INDEXES; }
 static int sm__key_set(sm__key_t k, void *v) { return FlsSetValue(k, v) != 0; }
+static void sm__key_delete(sm__key_t k)      { (void)FlsFree(k); }
 #elif defined(SMALLOC_C11_THREADS)
 typedef tss_t sm__key_t;
 static int sm__key_create(sm__key_t *k)      { return tss_create(k, sm__key_exit) == thrd_success; }
@@ -4018,9 +4023,10 @@ static int sm__exit_hook(sm__thread *rec)
 
 /* A shared library that embeds smalloc (SMALLOC_STATIC) may be unloaded once its environments
    are destroyed: its thread-exit key goes with it, so that threads that exit later do not call
-   into code that is gone. Where the compiler runs functions at unload (gcc, clang; not on
-   Windows, whose fiber-local storage would call the hook for every thread at once). */
-#if (defined(__GNUC__) || defined(__clang__)) && !defined(_WIN32)
+   into code that is gone. Where the compiler runs functions at unload (gcc, clang, mingw). On
+   Windows, freeing the fiber-local slot calls the hook at once, on the unloading thread, with
+   every thread's record: sm__thread_end leaves the records of other threads alone. */
+#if defined(__GNUC__) || defined(__clang__)
 __attribute__((destructor)) static void sm__unload(void)
 {
     if (sm__key_made) {
