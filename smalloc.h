@@ -2905,19 +2905,27 @@ static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
     return c && c->chunk && p >= c->base && p < SM__LOAD(&c->top);
 }
 
-/* Marks the block at p of a normal chunk free if it is one and live: the announce-and-check
-   half of the protocol described at sm__free_other. */
-static int sm__claim(sm__chunk *ch, uintptr_t p)
+/* Marks the block at p of a normal chunk free if it is one and live: the check half of the
+   protocol described at sm__free_other, between sm__announce and sm__retract. */
+static int sm__claim_bit(sm__chunk *ch, uintptr_t p)
 {
     size_t off = (size_t)(p - (uintptr_t)ch->payload), i = off / SM__GRAIN, bit;
-    int ok = 0;
     if (off % SM__GRAIN)
         return 0;
     bit = (size_t)1 << (i % SM__WBITS);
-    (void)SM__FETCH_ADD(&ch->inflight, (size_t)1);
-    if (p < sm__chunk_top(ch) && (SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit))
-        ok = !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit);
-    (void)SM__FETCH_ADD(&ch->inflight, (size_t)-1);
+    return p < sm__chunk_top(ch) && (SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit) &&
+           !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit);
+}
+
+static void sm__announce(sm__chunk *ch) { (void)SM__FETCH_ADD(&ch->inflight, (size_t)1); }
+static void sm__retract(sm__chunk *ch)  { (void)SM__FETCH_ADD(&ch->inflight, (size_t)-1); }
+
+static int sm__claim(sm__chunk *ch, uintptr_t p)
+{
+    int ok;
+    sm__announce(ch);
+    ok = sm__claim_bit(ch, p);
+    sm__retract(ch);
     return ok;
 }
 
@@ -2961,11 +2969,17 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
                     sm__poison(w.start, w.size);
             }
             st = SM_OK;
-        } else if (sm__claim(w.ch, p)) {
-            /* the end again: blocks above may have been rolled back since sm__locate */
-            size_t top = (size_t)(sm__chunk_top(w.ch) - (uintptr_t)w.ch->payload) / SM__GRAIN;
-            st = SM_OK;
-            sm__released(env, NULL, w.ch, w.i, sm__block_end(w.ch, w.i, top));
+        } else {
+            /* released before the retraction: until then the thread bumping the chunk cannot
+               roll this block back and hand its memory out again (sm__rollback waits), and
+               the end is found again, as blocks above may have been rolled back meanwhile */
+            sm__announce(w.ch);
+            if (sm__claim_bit(w.ch, p)) {
+                size_t top = (size_t)(sm__chunk_top(w.ch) - (uintptr_t)w.ch->payload) / SM__GRAIN;
+                st = SM_OK;
+                sm__released(env, NULL, w.ch, w.i, sm__block_end(w.ch, w.i, top));
+            }
+            sm__retract(w.ch);
         }
     }
     sm__env_unlock(env);

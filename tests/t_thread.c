@@ -796,6 +796,47 @@ TEST(racing_double_free)
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
 
+/* SM_POISON: another thread marks free the block below the owner's last one while the owner
+   marks that last one free, which rolls back over both, and allocates where they were. The
+   other thread's poisoning (a 0xDD fill, or ASan's shadow) must never reach the new block. */
+TEST(racing_poison_spares_next_block)
+{
+    race_arg a;
+    th_thread t;
+    sm_config cfg;
+    time_t t0 = time(NULL);
+    long i, spoiled = 0;
+    memset(&a, 0, sizeof a);
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = SM_POISON;
+    a.env = sm_env_create(&cfg, NULL);
+    REQUIRE(a.env != NULL);
+    REQUIRE(th_thread_start(&t, racer, &a));
+    for (i = 0; i < 300000 && time(NULL) - t0 < 3; i++) {
+        unsigned char *last, *next;
+        size_t k;
+        a.block = sm_env_allocate(a.env, 16, NULL);
+        last = (unsigned char *)sm_env_allocate(a.env, 16, NULL);
+        REQUIRE(a.block != NULL && last != NULL);
+        __atomic_store_n(&a.done, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&a.go, 1, __ATOMIC_SEQ_CST);
+        CHECK_EQ_INT(sm_env_free(a.env, last), SM_OK);
+        next = (unsigned char *)sm_env_allocate(a.env, 64, NULL);
+        REQUIRE(next != NULL);
+        memset(next, 0x5A, 64);
+        while (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE))
+            ;
+        CHECK_EQ_INT(a.status, SM_OK);
+        for (k = 0; k < 64; k++)
+            spoiled += next[k] != 0x5A;
+        CHECK_EQ_INT(sm_env_reset(a.env), SM_OK);
+    }
+    __atomic_store_n(&a.go, -1, __ATOMIC_RELEASE);
+    th_thread_join(&t);
+    CHECK_EQ_SIZE((size_t)spoiled, 0);
+    CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
+}
+
 /* The same with sm_env_create, so that sm_env_stats gives exact figures afterwards. */
 TEST(shared_env_stats_exact)
 {
@@ -1024,5 +1065,6 @@ void suite_thread(void)
     RUN(shared_handle_stress);
     RUN(shared_env_stats_exact);
     RUN(racing_double_free);
+    RUN(racing_poison_spares_next_block);
 #endif
 }
