@@ -311,7 +311,9 @@ CONTENTS
    exit give them back.
    Environments with flags: an allocation is a call, a cache lookup and the bump; SM_TRACK adds
    a record (its array grows under the lock), SM_RECYCLE a look at one or two lists first,
-   SM_POISON the poisoning. Rolling back takes the lock with SM_RECYCLE.
+   SM_POISON the poisoning. Mark-free takes no lock with SM_POISON and SM_RECYCLE (a block
+   another thread allocated goes on that thread's remote list, which it takes back when its
+   own lists run dry), but does with SM_TRACK; rolling back takes it with SM_RECYCLE.
    The chunk cache: environments whose backing allocator is malloc (config NULL, or alloc and
    free NULL) give their chunks, cursors and themselves to a process-wide cache when they are
    destroyed or reset chunks go back, and the next ones take from it (a lock taken once per
@@ -860,6 +862,8 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 #define SM__EXCHANGE(p, v)  sm__exchange_fn((p), (v))
 #define SM__FETCH_ADD(p, v) (*(p) += (v))
 #define SM__CAS(p, expected, desired) (*(p) == (expected) ? (*(p) = (desired), 1) : 0)
+#define SM__FENCE_ACQ()     ((void)0)
+#define SM__FENCE_REL()     ((void)0)
 #define sm__relax()         ((void)0)
 #elif defined(__GNUC__) || defined(__clang__)
 #define SM__LOAD(p)         __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -872,6 +876,8 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 #define sm__fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
 #define SM__EXCHANGE(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define SM__FETCH_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
+#define SM__FENCE_ACQ()     __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define SM__FENCE_REL()     __atomic_thread_fence(__ATOMIC_RELEASE)
 /* desired is stored only if *p still holds expected: a page-map node installed by one thread */
 #define SM__CAS(p, expected, desired) \
     sm__cas_ptr((void **)(void *)(p), (void *)(expected), (void *)(desired))
@@ -886,6 +892,13 @@ static int sm__cas_ptr(void **p, void *expected, void *desired)
 #endif
 #else
 #error "smalloc: atomics need GCC or Clang builtins; define SMALLOC_NO_THREADS for other compilers"
+#endif
+
+/* Takes a whole list (SM_RECYCLE's remote lists), leaving it empty. */
+#if defined(SMALLOC_NO_THREADS)
+static void *sm__take_list(void **head) { void *p = *head; *head = NULL; return p; }
+#else
+static void *sm__take_list(void **head) { return __atomic_exchange_n(head, (void *)NULL, __ATOMIC_ACQ_REL); }
 #endif
 
 #if defined(SMALLOC_NO_THREADS)
@@ -1071,6 +1084,7 @@ typedef struct sm__chunk {
     unsigned char *limit;         /* end of the payload */
     uintptr_t used;               /* end of the last block once no cursor bumps here */
     struct sm__cursor *cursor;    /* the cursor bumping here, or NULL */
+    struct sm__cursor *owner;     /* the cursor that bumped it last (SM_RECYCLE: its lists) */
     size_t *starts, *freed;       /* nwords words each; NULL for a single chunk */
     size_t nwords;
     size_t at;                    /* index in env->chunks */
@@ -1093,7 +1107,8 @@ typedef struct sm__cursor {
     sm__chunk *last_single;       /* its latest single chunk, with the bump state right after it: */
     sm__chunk *last_chunk;        /* while both are unchanged, that block is its last allocation */
     uintptr_t last_top;
-    void **bins;                  /* SM_RECYCLE: the marked-free blocks it may reuse, by size */
+    void **bins;                  /* SM_RECYCLE: the marked-free blocks it may reuse, by size, */
+    void *remote;                 /* and those other threads marked free in its chunks (atomic) */
     void *raw;                    /* what the backing allocator returned for it (not solo) */
 } sm__cursor;
 
@@ -2141,6 +2156,7 @@ static void sm__cursor_park(sm__cursor *c)
     c->starts = NULL;
     SM__STORE(&c->chunk, (sm__chunk *)NULL);
     c->last_single = NULL;
+    c->remote = NULL;
     if (c->bins)
         memset(c->bins, 0, SM__BINS * sizeof *c->bins);
 }
@@ -2153,6 +2169,7 @@ static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
         SM__STORE_REL(&c->chunk->cursor, (sm__cursor *)NULL);
     }
     SM__STORE_REL(&ch->cursor, c);
+    SM__STORE_REL(&ch->owner, c);
     SM__STORE_REL(&c->chunk, ch);
     c->base = (uintptr_t)ch->payload;
     c->end = (uintptr_t)ch->limit;
@@ -2262,6 +2279,39 @@ static void *sm__bin_pop(const sm_env *env, void **bins, size_t n)
         return NULL;
     bins[b] = sm__link_get(env, p, n).next;
     return p;
+}
+
+/* SM_RECYCLE: a block of ch that the calling thread has just marked free, put on the list of
+   the cursor that bumped ch (mimalloc's thread-delayed free list): the thread that allocated
+   it takes it back when its own lists run dry, and a thread that only frees hoards nothing.
+   A push without a lock; the owner takes the whole list at once. */
+static void sm__remote_push(sm_env *env, sm__cursor *owner, sm__chunk *ch, size_t i)
+{
+    sm__link l;
+    void *p = ch->payload + i * SM__GRAIN;
+    l.chunk = ch;
+    l.granules = 1;   /* the short form: the owner finds the length in the bitmaps */
+    for (;;) {
+        l.next = SM__LOAD_ACQ(&owner->remote);
+        sm__link_set(env, p, &l);
+        if (SM__CAS(&owner->remote, l.next, p))
+            return;
+    }
+}
+
+/* The blocks other threads marked free in c's chunks, moved to `bins` (c's own, or the
+   environment's for a cursor whose thread has exited). Each block's length comes from the
+   bitmaps: its chunk is bumped by c alone, or by nobody, and a rollback stops at it. */
+static void sm__remote_collect(sm_env *env, sm__cursor *c, void **bins)
+{
+    void *p = sm__take_list(&c->remote);
+    while (p) {
+        sm__link l = sm__link_get(env, p, 1);
+        size_t i = (size_t)((unsigned char *)p - l.chunk->payload) / SM__GRAIN;
+        size_t top = (size_t)(sm__chunk_top(l.chunk) - (uintptr_t)l.chunk->payload) / SM__GRAIN;
+        sm__bin_push(env, bins, l.chunk, i, sm__block_end(l.chunk, i, top) - i);
+        p = l.next;
+    }
 }
 
 /* The chunk of a block taken off a list; it becomes live again. */
@@ -2524,6 +2574,7 @@ static void sm__gather_orphaned(sm_env *env)
         sm__cursor *c = env->cursors[i];
         if (!sm__cursor_orphaned(c))
             continue;
+        sm__remote_collect(env, c, env->orphans);
         for (b = 0; b < SM__BINS; b++) {
             while (c->bins[b]) {
                 void *p = c->bins[b];
@@ -2556,6 +2607,10 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
     if (reuse) {
         int locked = 0;
         p = c ? sm__bin_pop(env, c->bins, n / SM__GRAIN) : NULL;
+        if (!p && c && SM__LOAD(&c->remote)) {
+            sm__remote_collect(env, c, c->bins);
+            p = sm__bin_pop(env, c->bins, n / SM__GRAIN);
+        }
         if (!p && SM__LOAD(&sm__exits) != SM__LOAD(&env->exits_seen))
             sm__gather_orphaned(env);
         if (!p && SM__LOAD(&env->norphans)) {
@@ -2772,14 +2827,16 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i)
         i = f;
     }
     sm__quiesce(c->chunk);
-    sm__clear_range(freed, i, hi);
     if (c->chunk->sites) {
         size_t n = c->chunk->nsites;
         while (n && SM__LOAD(&c->chunk->sites[n - 1].at) >= i)
             n--;
         SM__STORE(&c->chunk->nsites, n);
     }
+    /* the top before the freed bits: see sm__claimed_end */
     SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
+    SM__FENCE_REL();
+    sm__clear_range(freed, i, hi);
     if (env->flags & SM_POISON)
         sm__poison((void *)(c->base + i * SM__GRAIN), (size_t)(old - (c->base + i * SM__GRAIN)));
 }
@@ -2868,8 +2925,9 @@ static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i
     if ((w & below) && !(SM__LOAD(&freed[k]) & below & ~(((size_t)1 << sm__msb(w & below)) - 1))) {
         SM__STORE_SC(&c->starts[k], w & ~bit);
         sm__quiesce(c->chunk);
-        (void)sm__fetch_and(&freed[k], ~bit);
         SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
+        SM__FENCE_REL();
+        (void)sm__fetch_and(&freed[k], ~bit);
         return SM_OK;
     }
     sm__rollback(env, c, i);
@@ -2915,6 +2973,20 @@ static int sm__claim_bit(sm__chunk *ch, uintptr_t p)
     bit = (size_t)1 << (i % SM__WBITS);
     return p < sm__chunk_top(ch) && (SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit) &&
            !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit);
+}
+
+/* Where block i of ch ends, for a thread that has just claimed it from outside (between
+   sm__announce and sm__retract). The thread bumping the chunk may be rolling back blocks
+   above it without waiting for this one (it did not see the claim): its rollback clears their
+   start bits, moves the top, then clears their freed bits, so a block end that a cleared bit
+   let run past the top is cut at the top, read after the bits. */
+static size_t sm__claimed_end(const sm__chunk *ch, size_t i)
+{
+    size_t top = (size_t)(sm__chunk_top(ch) - (uintptr_t)ch->payload) / SM__GRAIN;
+    size_t end = sm__block_end(ch, i, top);
+    SM__FENCE_ACQ();
+    top = (size_t)(sm__chunk_top(ch) - (uintptr_t)ch->payload) / SM__GRAIN;
+    return end < top ? end : top;
 }
 
 static void sm__announce(sm__chunk *ch) { (void)SM__FETCH_ADD(&ch->inflight, (size_t)1); }
@@ -2975,9 +3047,8 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
                the end is found again, as blocks above may have been rolled back meanwhile */
             sm__announce(w.ch);
             if (sm__claim_bit(w.ch, p)) {
-                size_t top = (size_t)(sm__chunk_top(w.ch) - (uintptr_t)w.ch->payload) / SM__GRAIN;
                 st = SM_OK;
-                sm__released(env, NULL, w.ch, w.i, sm__block_end(w.ch, w.i, top));
+                sm__released(env, NULL, w.ch, w.i, sm__claimed_end(w.ch, w.i));
             }
             sm__retract(w.ch);
         }
@@ -2994,19 +3065,41 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
    sets its freed bit; a rollback clears start bits first and then waits for the count to drop
    to zero before it clears freed bits (sm__rollback). Both sides are sequentially consistent,
    so either this thread sees the block gone, or the rollback sees this thread and waits: a
-   double free racing with a rollback is refused and leaves no stale bit behind. */
-static SM__NOINLINE sm_status sm__free_other(sm_env *env, uintptr_t p)
+   double free racing with a rollback is refused and leaves no stale bit behind.
+   SM_POISON and SM_RECYCLE take no lock either: the block is poisoned, and with SM_RECYCLE put
+   on a list, before the thread retracts, so that no rollback hands its memory out meanwhile
+   (its end: sm__claimed_end). The list is the calling thread's own (`mine`, its cursor in env)
+   when that cursor bumped the chunk, else the remote list of the cursor that did. SM_TRACK
+   (the records) and blocks with a chunk of their own take the lock. */
+static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uintptr_t p)
 {
     sm__chunk *ch = sm__chunk_of(p);
     sm__cursor *c;
+    int ok;
     if (!ch || SM__LOAD(&ch->env) != env)
         return SM_INVALID_ARG;
-    if (env->flags || !ch->starts)
+    if (!ch->starts || (env->flags & SM_TRACK))
         return sm__free_slow(env, p);
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
-    return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
+    if (!env->flags)
+        return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
+    sm__announce(ch);
+    ok = sm__claim_bit(ch, p);
+    if (ok) {
+        size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN, end = sm__claimed_end(ch, i);
+        sm__cursor *owner = SM__LOAD_ACQ(&ch->owner);
+        if ((env->flags & SM_RECYCLE) && owner != mine) {
+            if (env->flags & SM_POISON)
+                sm__poison(ch->payload + i * SM__GRAIN, (end - i) * SM__GRAIN);
+            sm__remote_push(env, owner, ch, i);
+        } else {
+            sm__released(env, mine, ch, i, end);
+        }
+    }
+    sm__retract(ch);
+    return ok ? SM_OK : SM_INVALID_ARG;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -3212,6 +3305,7 @@ static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
     if (kept) {
         SM__STORE_REL(&keep->top, keep->base);
         keep->last_single = NULL;
+        keep->remote = NULL;
         if (keep->bins)
             memset(keep->bins, 0, SM__BINS * sizeof *keep->bins);
     } else if (keep) {
@@ -3469,7 +3563,7 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
         return SM_OK;
     if (sm__in_cursor(c, (uintptr_t)node))
         return sm__free_local(env, c, (uintptr_t)node);
-    return sm__free_other(env, (uintptr_t)node);
+    return sm__free_other(env, c, (uintptr_t)node);
 }
 
 static SM__NOINLINE sm_status sm__env_free_block(sm_env *env, void *node)
