@@ -1,6 +1,6 @@
 /* bench.c - smalloc beside the allocators people would otherwise use for RPC-style data:
    glibc malloc/free, mimalloc heaps, jemalloc private arenas, APR pools, talloc, GNU obstack,
-   and two minimal bump pointers (the practical limit), on five workloads.
+   and two minimal bump pointers (the practical limit), on eight workloads.
 
    Run:  make bench          (everything; prints a Markdown table, writes build/bench/chart.svg
                               and copies both to bench/results/)
@@ -25,18 +25,23 @@
      shared-1/2    5 times: one environment, 1 or 2 threads allocating 100,000 blocks each in it at
                    once, destroy (peers that are not thread-safe take a mutex around each call;
                    a mimalloc heap cannot be shared: n/a);
-     large         40 environments of 100 allocations from 8 bytes to 1 MiB (log-uniform).
+     large         40 environments of 100 allocations from 8 bytes to 1 MiB (log-uniform);
+     recreate      the unmarshal environment made 3 times in a row: the first round warms what
+                   the allocator keeps of released memory, the second and third are timed, and
+                   their minor page faults (getrusage ru_minflt) counted, per allocation: what a
+                   process that builds a big environment again and again pays for fresh pages.
    Method: all adapters in one process, interleaved (the order rotates each repetition), one
    warm-up and --reps repetitions (default 5): median, min and max in ns per allocation (churn:
-   per free + allocate pair; shared: wall time over all threads' allocations). Then, per
-   workload and adapter, a fresh child process runs it once and reports its peak resident
-   memory above its own set-up (VmHWM after clearing it through /proc/self/clear_refs); and,
-   when valgrind is installed, callgrind counts the instructions of the workload function alone
-   (--toggle-collect), a number that does not depend on the machine's load. An adapter whose
-   warm-up of a request workload takes over 0.3 s (jemalloc: an arena per request) runs a
-   prefix of the requests in each repetition; the table says how many. The SM_RECYCLE row
-   is n/a while sm_env_create refuses the flag. For the shared workload, the report also gives
-   what a second thread adds to a CPU-only loop on the same machine: the ceiling of its scaling.
+   per free + allocate pair; shared: wall time over all threads' allocations; recreate: its
+   timed rounds only). Then, per workload and adapter, a fresh child process runs it once and
+   reports its peak resident memory above its own set-up (VmHWM after clearing it through
+   /proc/self/clear_refs); and, when valgrind is installed, callgrind counts the instructions of
+   the workload function alone (--toggle-collect), a number that does not depend on the
+   machine's load. An adapter whose warm-up of a request workload takes over 0.3 s (jemalloc:
+   an arena per request) runs a prefix of the requests in each repetition; the table says how
+   many. The SM_RECYCLE row is n/a while sm_env_create refuses the flag. For the shared
+   workload, the report also gives what a second thread adds to a CPU-only loop on the same
+   machine: the ceiling of its scaling.
 
    Linking: libjemalloc.so and Debian's libmimalloc.so both export malloc and free, so linking
    either would replace glibc's malloc in the whole process (checked: dladdr(malloc) then names
@@ -60,6 +65,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -101,6 +107,7 @@
 #define SH_MAXT  2
 #define LG_ENVS  40
 #define LG_PER   100
+#define RC_ROUNDS 3           /* recreate: the unmarshal environment made this many times */
 
 static uint16_t *um_size;             /* unmarshal (and shared: thread t uses [t*sh_m ...]) */
 static size_t um_n;
@@ -121,6 +128,8 @@ static uint16_t g_size[CH_L > RQ_MAX ? CH_L : RQ_MAX];
 static uint32_t g_slot[CH_L > RQ_MAX ? CH_L : RQ_MAX];
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;   /* AD_SHARED == 2 */
 static pthread_barrier_t g_start, g_end;                     /* a round of the shared workload */
+static double g_part_ns;      /* recreate: the time of its timed rounds, */
+static long g_part_faults;    /* and their minor page faults */
 
 static uint64_t rng_state;
 static uint64_t rnd(void)   /* splitmix64 */
@@ -270,7 +279,8 @@ static void gen_scripts(unsigned scale, unsigned what)
 #define WANT_MAXT SH_MAXT
 
 typedef int workload_fn(void);
-enum { W_UNMARSHAL, W_REQ_DESTROY, W_REQ_RESET, W_CHURN, W_SHARED1, W_SHARED2, W_LARGE, NW };
+enum { W_UNMARSHAL, W_REQ_DESTROY, W_REQ_RESET, W_CHURN, W_SHARED1, W_SHARED2, W_LARGE,
+       W_RECREATE, NW };
 typedef struct adapter_runs { workload_fn *run[NW]; } adapter_runs;
 
 /* --- bump pointers ------------------------------------------------------------------------
@@ -672,6 +682,20 @@ static void obstk_detach(obstk_env *e, obstk_thr *t, int w) { (void)e; (void)t; 
 static inline void *obstk_alloc(obstk_thr *t, size_t n, uint32_t *s) { (void)s; return obstack_alloc(t, n); }
 static inline void obstk_free(obstk_thr *t, void *p, size_t n, uint32_t s) { (void)t; (void)p; (void)n; (void)s; }
 
+/* Clocks for a workload that times a part of itself (recreate). */
+static double now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static long minor_faults(void)
+{
+    struct rusage u;
+    return getrusage(RUSAGE_SELF, &u) == 0 ? u.ru_minflt : 0;
+}
+
 /* The workloads, once per adapter. */
 #define AD bumpf
 #define AD_SLOTS 0
@@ -766,6 +790,7 @@ static const workload workloads[NW] = {
     { "shared-1", "shared1", "shared, 1 thread", "shared, 1 thr.", 0, 1 },
     { "shared-2", "shared2", "shared, 2 threads", "shared, 2 thr.", 0, 1 },
     { "large", "large", "large", "large", 1, 1 },
+    { "recreate", "recreate_again", "unmarshal, made again", "unmarshal again", 1, 1 },
 };
 #define IS_REQ(w) ((w) == W_REQ_DESTROY || (w) == W_REQ_RESET)
 /* An adapter whose warm-up of a request workload takes longer than this runs a prefix of the
@@ -781,6 +806,7 @@ static size_t ops_of(int w)
     case W_CHURN: return ch_p;
     case W_SHARED1: return sh_rounds * sh_m;
     case W_SHARED2: return 2 * sh_rounds * sh_m;
+    case W_RECREATE: return (RC_ROUNDS - 1) * um_n;   /* the timed rounds */
     default: return lg_envs * lg_per;
     }
 }
@@ -788,7 +814,7 @@ static size_t ops_of(int w)
 static unsigned script_of(int w)
 {
     switch (w) {
-    case W_UNMARSHAL: case W_SHARED1: case W_SHARED2: return GEN_UM;
+    case W_UNMARSHAL: case W_SHARED1: case W_SHARED2: case W_RECREATE: return GEN_UM;
     case W_REQ_DESTROY: case W_REQ_RESET: return GEN_RQ;
     case W_CHURN: return GEN_CH;
     default: return GEN_LG;
@@ -891,13 +917,6 @@ static void reexec_for_tls(char **argv)
     if (setenv("GLIBC_TUNABLES", buf, 1) == 0)
         execv("/proc/self/exe", argv);
     /* if that failed, go on: jemalloc will say n/a */
-}
-
-static double now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 static long status_kib(const char *field)
@@ -1059,6 +1078,8 @@ static double med[NW][NA], tmin[NW][NA], tmax[NW][NA];
 static int state[NW][NA];              /* 0 not run, 1 measured, -1 n/a */
 static double rss_mib[NW][NA];         /* < 0: unknown */
 static double ir_op[NW][NA];           /* < 0: unknown */
+static double rc_flt[NA][MAXREPS];     /* recreate: minor page faults per allocation */
+static double rc_flt_med[NA];
 
 static int cmp_double(const void *x, const void *y)
 {
@@ -1105,6 +1126,8 @@ static void print_table(void)
                    w == W_SHARED1 || w == W_SHARED2 ? shared_note(a) : "");
             if (req_limit[w][a])
                 printf(" (first %zu requests)", req_limit[w][a]);
+            if (w == W_RECREATE && state[w][a] == 1)
+                printf(" (%.4f page faults per allocation)", rc_flt_med[a]);
             printf(" |");
             first = 0;
             if (state[w][a] < 0) {
@@ -1451,6 +1474,11 @@ int main(int argc, char **argv)
                     continue;
                 }
                 state[w][a] = 1;
+                if (w == W_RECREATE) {   /* its timed rounds only */
+                    t = g_part_ns;
+                    if (r > 0)
+                        rc_flt[a][r - 1] = (double)g_part_faults / (double)ops_of(w);
+                }
                 if (r > 0)
                     t_ns[w][a][r - 1] = t / (double)ops_of(w);
                 else if (IS_REQ(w) && t > REQ_BUDGET_NS) {
@@ -1467,6 +1495,11 @@ int main(int argc, char **argv)
                                      : (t_ns[w][a][reps / 2 - 1] + t_ns[w][a][reps / 2]) / 2;
                 tmin[w][a] = t_ns[w][a][0];
                 tmax[w][a] = t_ns[w][a][reps - 1];
+                if (w == W_RECREATE) {
+                    qsort(rc_flt[a], (size_t)reps, sizeof(double), cmp_double);
+                    rc_flt_med[a] = reps % 2 ? rc_flt[a][reps / 2]
+                                             : (rc_flt[a][reps / 2 - 1] + rc_flt[a][reps / 2]) / 2;
+                }
             }
         fprintf(stderr, "bench: %-12s %.1f s\n", workloads[w].key, (now_ns() - t0) * 1e-9);
     }
@@ -1543,8 +1576,13 @@ int main(int argc, char **argv)
     printf("\nEach allocation is touched once (one byte written). × bump: to the faster of the two bump "
            "pointers in that workload; × glibc: to glibc malloc/free. Peak RSS: above the child "
            "process's own set-up (pages never touched are not resident). Churn: per free + "
-           "allocate pair. Shared: wall time over all threads' allocations. Instructions: the "
-           "workload function alone under callgrind, on a shorter script for some workloads.\n\n");
+           "allocate pair. Shared: wall time over all threads' allocations. Made again: the unmarshal "
+           "environment created, filled and destroyed %d times in a row; time, instructions and "
+           "minor page faults (getrusage; beside each allocator, the median over the repetitions) "
+           "per allocation of the second and later rounds, the first warming what the allocator "
+           "keeps. Instructions: the "
+           "workload function alone under callgrind, on a shorter script for some workloads.\n\n",
+           RC_ROUNDS);
     mem_ratio = (want >> W_UNMARSHAL) & 1u ? memory_ratio(&bump_ratio) : -1;
     print_targets(mem_ratio, scaling);
     print_legend();

@@ -1,5 +1,6 @@
 # mk/bench.mk - the benchmark suite (bench/bench.c): smalloc beside glibc malloc, mimalloc heaps,
-# jemalloc arenas, APR pools, talloc, GNU obstack and two bump pointers, on five workloads.
+# jemalloc arenas, APR pools, talloc, GNU obstack and two bump pointers, on eight workloads
+# (listed at the top of bench/bench.c).
 #
 #   make bench            build and run it all (a few minutes): timings, peak RSS per adapter
 #                         from fresh processes, instructions per allocation from callgrind;
