@@ -1089,6 +1089,7 @@ typedef struct sm__chunk {
     size_t nwords;
     size_t at;                    /* index in env->chunks */
     size_t inflight;              /* mark-frees by other threads in progress here (atomic) */
+    size_t rolling;               /* SM_POISON: odd while a rollback is halfway (atomic) */
     int single_freed;
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
     size_t nsites;                /* nsites of them in use; the bumping thread appends */
@@ -2736,9 +2737,10 @@ static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
 
 #ifdef SMALLOC_DEBUG
 /* The invariants of a normal chunk. Nothing lies at or above the top: no start bit, no freed
-   bit, no site record. A freed bit lies on a block's start (a marked-free block) or is the
-   padding before an aligned block, which starts further up. Site records are in address
-   order. Where another thread bumps the chunk, only what lies below the top it published. */
+   bit. A freed bit lies on a block's start (a marked-free block) or is the padding before an
+   aligned block, which starts further up. Site records are in address order. A chunk another
+   thread bumps may be halfway through a bump or a rollback (or frozen so in a child process
+   after fork): only its records are checked. */
 static void sm__check_chunk(const sm__chunk *ch)
 {
     const sm__cursor *c = SM__LOAD_ACQ(&ch->cursor);
@@ -2749,9 +2751,9 @@ static void sm__check_chunk(const sm__chunk *ch)
     if (!c || SM__LOAD(&c->thread) == SM__ME || SM__LOAD(&c->thread) == SM__NOBODY) {
         SMALLOC_ASSERT(sm__next_bit(ch->starts, top, bits) == bits);
         SMALLOC_ASSERT(sm__next_bit(ch->freed, top, bits) == bits);
+        for (g = sm__next_bit(ch->freed, 0, top); g < top; g = sm__next_bit(ch->freed, g + 1, top))
+            SMALLOC_ASSERT(sm__bit(ch->starts, g) || sm__next_bit(ch->starts, g + 1, top) < top);
     }
-    for (g = sm__next_bit(ch->freed, 0, top); g < top; g = sm__next_bit(ch->freed, g + 1, top))
-        SMALLOC_ASSERT(sm__bit(ch->starts, g) || sm__next_bit(ch->starts, g + 1, top) < top);
     n = SM__LOAD_ACQ(&ch->nsites);
     for (k = 1; k < n; k++)
         SMALLOC_ASSERT(SM__LOAD(&ch->sites[k - 1].at) < SM__LOAD(&ch->sites[k].at));
@@ -2810,6 +2812,9 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i)
 {
     size_t *freed = c->chunk->freed, hi = i, cap = (size_t)(c->end - c->base) / SM__GRAIN;
     uintptr_t old = SM__LOAD(&c->top);
+    int poison = (env->flags & SM_POISON) != 0;
+    if (poison)
+        (void)SM__FETCH_ADD(&c->chunk->rolling, (size_t)1);
     /* i is the top itself when nothing was freed there: a full chunk has no granule i */
     if (i < cap)
         sm__clear_start(c->starts, i);
@@ -2837,8 +2842,10 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i)
     SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
     SM__FENCE_REL();
     sm__clear_range(freed, i, hi);
-    if (env->flags & SM_POISON)
+    if (poison) {
         sm__poison((void *)(c->base + i * SM__GRAIN), (size_t)(old - (c->base + i * SM__GRAIN)));
+        (void)SM__FETCH_ADD(&c->chunk->rolling, (size_t)1);
+    }
 }
 
 /* A block that was just marked free and stays in place: poisoned, and with SM_RECYCLE put
@@ -2992,6 +2999,23 @@ static size_t sm__claimed_end(const sm__chunk *ch, size_t i)
 static void sm__announce(sm__chunk *ch) { (void)SM__FETCH_ADD(&ch->inflight, (size_t)1); }
 static void sm__retract(sm__chunk *ch)  { (void)SM__FETCH_ADD(&ch->inflight, (size_t)-1); }
 
+/* SM_POISON: announces the calling thread in ch once no rollback there is halfway. A rollback
+   that had already looked for announced threads would not wait for this one, and could move
+   the top and hand out memory while this thread reads where its block ends and poisons it;
+   one that starts later waits for it. It retracts while it waits, so that no rollback waits for
+   it meanwhile. */
+static void sm__announce_settled(sm__chunk *ch)
+{
+    for (;;) {
+        sm__announce(ch);
+        if (!(SM__LOAD_SC(&ch->rolling) & 1))
+            return;
+        sm__retract(ch);
+        while (SM__LOAD_SC(&ch->rolling) & 1)
+            sm__relax();
+    }
+}
+
 static int sm__claim(sm__chunk *ch, uintptr_t p)
 {
     int ok;
@@ -3045,7 +3069,7 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
             /* released before the retraction: until then the thread bumping the chunk cannot
                roll this block back and hand its memory out again (sm__rollback waits), and
                the end is found again, as blocks above may have been rolled back meanwhile */
-            sm__announce(w.ch);
+            sm__announce_settled(w.ch);
             if (sm__claim_bit(w.ch, p)) {
                 st = SM_OK;
                 sm__released(env, NULL, w.ch, w.i, sm__claimed_end(w.ch, w.i));
@@ -3085,7 +3109,7 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uint
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
     if (!env->flags)
         return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
-    sm__announce(ch);
+    sm__announce_settled(ch);
     ok = sm__claim_bit(ch, p);
     if (ok) {
         size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN, end = sm__claimed_end(ch, i);
