@@ -38,5 +38,6 @@ int main(void)
     suite_backing();
     suite_fork();
     suite_thread();
+    suite_diff();
     return th_summary();
 }

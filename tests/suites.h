@@ -18,4 +18,5 @@ void suite_strings(void);
 void suite_cleanups(void);
 void suite_backing(void);
 void suite_fork(void);
+void suite_diff(void);
 #endif
