@@ -250,7 +250,10 @@ CONTENTS
    Every function may be called from any thread. Several threads may allocate and mark free in
    one environment at once, explicitly or attached through its handle: each thread bumps its own
    cursor, so allocation takes no lock. sm_env_destroy, sm_env_reset and the owner's disable must
-   not run while another thread is inside a call on the same environment.
+   not run while another thread is inside a call on the same environment. A pointer into the
+   blocks of another environment gets SM_INVALID_ARG from mark-free, describe and reallocate;
+   the lookup reads that environment's chunk header, so while another thread resets or destroys
+   that environment such a call can read memory being given back (ThreadSanitizer reports it).
    Thread exit is noticed through a POSIX thread-specific key, a C11 tss_t or a Win32 fiber-local
    storage slot (with fibers, that of the fiber that first allocated or enabled). No such hook runs when the
    whole process exits (exit() or a return from main): disable what the main thread enabled
