@@ -2437,6 +2437,10 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     }
     if (!spare)
         c->next_size = c->next_size > env->max_size / 2 ? env->max_size : c->next_size * 2;
+    else if (c->next_size / 2 < ch->size)
+        /* the size a new chunk would have had after this one: an environment made again
+           asks for the chunks it had before, which the chunk cache then holds */
+        c->next_size = ch->size > env->max_size / 2 ? env->max_size : ch->size * 2;
     sm__dir_insert(env, ch);
     sm__peak(env);
     sm__cursor_install(c, ch);
