@@ -251,9 +251,9 @@ CONTENTS
    one environment at once, explicitly or attached through its handle: each thread bumps its own
    cursor, so allocation takes no lock. sm_env_destroy, sm_env_reset and the owner's disable must
    not run while another thread is inside a call on the same environment. A pointer into the
-   blocks of another environment gets SM_INVALID_ARG from mark-free, describe and reallocate;
-   the lookup reads that environment's chunk header, so while another thread resets or destroys
-   that environment such a call can read memory being given back (ThreadSanitizer reports it).
+   blocks of another environment gets SM_INVALID_ARG from mark-free, describe and reallocate,
+   even while another thread resets or destroys that environment: the lookup reads nothing of
+   another environment's chunks.
    Thread exit is noticed through a POSIX thread-specific key, a C11 tss_t or a Win32 fiber-local
    storage slot (with fibers, that of the fiber that first allocated or enabled). No such hook runs when the
    whole process exits (exit() or a return from main): disable what the main thread enabled
@@ -567,8 +567,10 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
 
    The page map. Every chunk enters each 4 KiB page its memory touches in a process-wide radix
    tree, two entries a page (the chunk that covers the page's start, one that starts inside it),
-   so backing memory of any alignment can be looked up. sm_env_free of any pointer finds its
-   chunk there in O(1), without a lock, and checks that the chunk belongs to the environment.
+   so backing memory of any alignment can be looked up. Each entry also names the chunk's
+   environment: sm_env_free of any pointer finds its chunk there in O(1), without a lock, and
+   never reads a chunk of another environment, which that environment's threads may be giving
+   back at the same moment.
 
    Mark-free. A block of the calling thread's own chunk: set its freed bit; if it was the last
    block, move the top back over it and over the marked-free blocks below (rollback). Any
@@ -1609,12 +1611,17 @@ static void sm__fork_hook(void) { }
    tree over the address (three levels on 64-bit targets, for addresses below 2^48; two on
    32-bit ones) whose nodes are made on demand with smalloc's bookkeeping allocator, installed
    with a compare-and-swap and kept for the life of the process: a lookup takes no lock and
-   reads no memory that was released, whatever address it is given. */
+   reads no memory that was released, whatever address it is given. Each entry also names the
+   chunk's environment, and a lookup on behalf of an environment reads the header only of that
+   environment's chunks: the chunks of others may be given back by their threads at any moment.
+   An entry changes only as its chunk enters or leaves, one writer at a time; a generation,
+   odd while it changes, tells a reader that what it read belongs together. */
 #define SM__PAGE_SHIFT 12
 #define SM__PAGE       ((uintptr_t)1 << SM__PAGE_SHIFT)
 #define SM__MAP_BITS   12
 #define SM__MAP_FAN    ((size_t)1 << SM__MAP_BITS)
-typedef struct sm__page { sm__chunk *low, *high; } sm__page;
+typedef struct sm__side { size_t gen; sm__chunk *chunk; const sm_env *env; } sm__side;
+typedef struct sm__page { sm__side low, high; } sm__page;
 #if UINTPTR_MAX > 0xFFFFFFFFu
 #define SM__MAP_TOP_SHIFT (SM__PAGE_SHIFT + 2 * SM__MAP_BITS)
 #define SM__MAP_TOP       ((size_t)1 << (48 - SM__MAP_TOP_SHIFT))
@@ -1673,7 +1680,13 @@ static uintptr_t sm__map_store(const sm__chunk *ch, sm__chunk *value, uintptr_t 
         if (!pg)
             return a;
         do {
-            SM__STORE_REL(a >= b ? &pg->low : &pg->high, value);
+            sm__side *s = a >= b ? &pg->low : &pg->high;
+            size_t gen = SM__LOAD(&s->gen);
+            SM__STORE(&s->gen, gen + 1);
+            SM__FENCE_REL();
+            SM__STORE(&s->chunk, value);
+            SM__STORE(&s->env, value ? (const sm_env *)ch->env : (const sm_env *)NULL);
+            SM__STORE_REL(&s->gen, gen + 2);
             a += SM__PAGE;
             pg++;
         } while (a < upto && ((a >> SM__PAGE_SHIFT) & (SM__MAP_FAN - 1)));
@@ -1705,17 +1718,28 @@ static int sm__map_enter(sm__chunk *ch, uintptr_t end)
     return 1;
 }
 
-/* The chunk whose payload holds address a, or NULL. */
-static sm__chunk *sm__chunk_of(uintptr_t a)
+/* The chunk of env in an entry, or NULL: another environment's, none, or one that is entering
+   or leaving at this moment (none of its blocks is live then). */
+static sm__chunk *sm__side_chunk(const sm__side *s, const sm_env *env)
+{
+    size_t gen = SM__LOAD_ACQ(&s->gen);
+    sm__chunk *ch = SM__LOAD(&s->chunk);
+    const sm_env *owner = SM__LOAD(&s->env);
+    SM__FENCE_ACQ();
+    return !(gen & 1) && SM__LOAD(&s->gen) == gen && owner == env ? ch : NULL;
+}
+
+/* The chunk of env whose payload holds address a, or NULL. */
+static sm__chunk *sm__chunk_of(const sm_env *env, uintptr_t a)
 {
     const sm__page *pg = sm__page_at(a, 0);
     sm__chunk *ch;
     if (!pg)
         return NULL;
-    ch = SM__LOAD_ACQ(&pg->low);
+    ch = sm__side_chunk(&pg->low, env);
     if (ch && a >= (uintptr_t)ch->payload && a < (uintptr_t)ch->limit)
         return ch;
-    ch = SM__LOAD_ACQ(&pg->high);
+    ch = sm__side_chunk(&pg->high, env);
     if (ch && a >= (uintptr_t)ch->payload && a < (uintptr_t)ch->limit)
         return ch;
     return NULL;
@@ -2731,7 +2755,7 @@ static int sm__locate_in(const sm_env *env, sm__chunk *ch, uintptr_t p, int insi
 static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
 {
     ptrdiff_t i;
-    if (sm__locate_in(env, sm__chunk_of(p), p, inside, w))
+    if (sm__locate_in(env, sm__chunk_of(env, p), p, inside, w))
         return 1;
     /* inside a block with a chunk of its own, past the pages that chunk entered in the map */
     for (i = 0; inside && i < stbds_arrlen(env->chunks); i++) {
@@ -3056,7 +3080,7 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
         st = sm__free_local_locked(env, c, p);
-    } else if (sm__locate_in(env, sm__chunk_of(p), p, 0, &w) && w.live) {
+    } else if (sm__locate_in(env, sm__chunk_of(env, p), p, 0, &w) && w.live) {
         if (!w.ch->starts) {
             if (c && c->last_single == w.ch && c->last_chunk == c->chunk &&
                 c->last_top == SM__LOAD(&c->top)) {
@@ -3104,7 +3128,7 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
    (the records) and blocks with a chunk of their own take the lock. */
 static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uintptr_t p)
 {
-    sm__chunk *ch = sm__chunk_of(p);
+    sm__chunk *ch = sm__chunk_of(env, p);
     sm__cursor *c;
     int ok;
     if (!ch || SM__LOAD(&ch->env) != env)

@@ -837,6 +837,58 @@ TEST(racing_poison_spares_next_block)
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
 
+/* A pointer into another environment's blocks, asked about while that environment's thread
+   resets it again and again (its chunks go back and come again): always refused, and the
+   lookup never reads the other environment's chunks (AddressSanitizer and ThreadSanitizer
+   would report the read of memory given back, or the race with its reuse). */
+typedef struct foreign_arg { sm_config cfg; void *published; int stop; } foreign_arg;
+
+static void reset_again_and_again(void *p)
+{
+    foreign_arg *a = (foreign_arg *)p;
+    sm_env *env = sm_env_create(a->cfg.alloc ? &a->cfg : NULL, NULL);
+    time_t t0 = time(NULL);
+    int i;
+    for (i = 0; env && i < 100000 && time(NULL) - t0 < 2; i++) {
+        void *block = sm_env_allocate(env, (size_t)(5000 + (i % 7) * 2000), NULL);
+        __atomic_store_n(&a->published, block, __ATOMIC_RELEASE);
+        CHECK_EQ_INT(sm_env_reset(env), SM_OK);
+    }
+    if (env)
+        CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    __atomic_store_n(&a->stop, 1, __ATOMIC_RELEASE);
+}
+
+TEST(foreign_pointer_while_its_environment_resets)
+{
+    int own;
+    for (own = 0; own < 2; own++) {
+        foreign_arg a;
+        tc_alloc c;
+        th_thread t;
+        sm_env *mine = sm_env_create(NULL, NULL);
+        sm_block_info info;
+        long refused = 0, asked = 0;
+        REQUIRE(mine != NULL && sm_env_allocate(mine, 16, NULL) != NULL);
+        memset(&a, 0, sizeof a);
+        if (own) {   /* a backing allocator that frees at once: nothing cached */
+            tc_init(&c);
+            a.cfg = tc_config(&c, 4096);
+        }
+        REQUIRE(th_thread_start(&t, reset_again_and_again, &a));
+        while (!__atomic_load_n(&a.stop, __ATOMIC_ACQUIRE)) {
+            void *p = __atomic_load_n(&a.published, __ATOMIC_ACQUIRE);
+            if (!p)
+                continue;
+            asked++;
+            refused += sm_env_describe(mine, p, &info) == SM_INVALID_ARG && sm_env_free(mine, p) == SM_INVALID_ARG;
+        }
+        th_thread_join(&t);
+        CHECK_EQ_SIZE((size_t)refused, (size_t)asked);
+        CHECK_EQ_INT(sm_env_destroy(mine), SM_OK);
+    }
+}
+
 /* The same with sm_env_create, so that sm_env_stats gives exact figures afterwards. */
 TEST(shared_env_stats_exact)
 {
@@ -1066,5 +1118,6 @@ void suite_thread(void)
     RUN(shared_env_stats_exact);
     RUN(racing_double_free);
     RUN(racing_poison_spares_next_block);
+    RUN(foreign_pointer_while_its_environment_resets);
 #endif
 }
