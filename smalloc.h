@@ -336,6 +336,12 @@ CONTENTS
    failure does.
 
 13. REVISION HISTORY
+   next   (on main since 0.2.0; the version macros still say 0.2.0) zeroed, string and printf
+          allocation, cleanups and child environments, sm_current_env, sm_status_message,
+          sm_cache_limit; an O(1) page map and mark-free without a lock; released environments
+          reused per thread; callbacks run with no lock held; fork handlers; unloading;
+          backing memory of any alignment; threads that exit leave their cursors to others;
+          SMALLOC_DEBUG.
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
