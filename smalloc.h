@@ -1915,6 +1915,7 @@ static void *sm__obtain(sm_env *env, size_t size, size_t max, size_t *got, const
 static void sm__peak(sm_env *env)
 {
     size_t now = SM__LOAD(&env->backing_bytes);
+    SM__ASSERT_LOCKED(env);
     if (now > env->backing_peak)
         env->backing_peak = now;
 }
@@ -2169,6 +2170,7 @@ static int sm__cursor_orphaned(const sm__cursor *c)
 static sm__cursor *sm__cursor_adopt(sm_env *env)
 {
     ptrdiff_t i;
+    SM__ASSERT_LOCKED(env);
     for (i = 0; i < stbds_arrlen(env->cursors); i++) {
         sm__cursor *c = env->cursors[i];
         if (sm__cursor_orphaned(c)) {
@@ -2389,6 +2391,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
     sm__chunk *ch;
     void *grown, *block;
     int spare = 1;
+    SM__ASSERT_LOCKED(env);
     *status = SM_OUT_OF_MEMORY;
     if (!need || !sm__add(need, alignment - SM__GRAIN, &need))
         return NULL;
@@ -2496,6 +2499,7 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
     unsigned char *raw = NULL;
     sm__cursor *c;
     void *grown;
+    SM__ASSERT_LOCKED(env);
     if (env->solo.thread != SM__NOBODY) {
         /* the solo cursor stays taken meanwhile: only parking frees it, which runs alone */
         sm__env_unlock(env);
@@ -2726,6 +2730,7 @@ static int sm__locate_in(const sm_env *env, sm__chunk *ch, uintptr_t p, int insi
 {
     size_t g, j, topg;
     uintptr_t top;
+    SM__ASSERT_LOCKED(env);
     if (!ch || SM__LOAD(&ch->env) != env)
         return 0;
     w->ch = ch;
@@ -3067,6 +3072,7 @@ static int sm__claim(sm__chunk *ch, uintptr_t p)
 static void sm__single_unlink(sm_env *env, sm__chunk *ch)
 {
     ptrdiff_t k;
+    SM__ASSERT_LOCKED(env);
     for (k = 0; k < stbds_arrlen(env->cursors); k++)
         if (env->cursors[k]->last_single == ch)
             env->cursors[k]->last_single = NULL;
