@@ -2246,21 +2246,29 @@ static void *sm__bump_aligned(sm__cursor *c, size_t size, size_t alignment)
     return (void *)at;
 }
 
-/* A spare chunk of the kind asked for (normal, or single) with room for need bytes after its
-   header, taken out of the spares; NULL if none has. */
+/* The smallest spare chunk of the kind asked for (normal, or single) with room for need bytes
+   after its header, taken out of the spares; NULL if none has. Smallest first, so that the
+   chunks are used again in the order they were made. */
 static sm__chunk *sm__spare_take(sm_env *env, size_t need, int single)
 {
-    ptrdiff_t i;
+    ptrdiff_t i, best = -1;
+    size_t best_room = 0;
     for (i = stbds_arrlen(env->spares) - 1; i >= 0; i--) {
         sm__chunk *ch = env->spares[i];
         size_t room = single ? (size_t)(ch->base + ch->size - ((unsigned char *)ch + SM__HEADER))
                              : (size_t)(ch->limit - ch->payload);
-        if ((ch->starts == NULL) == (single != 0) && room >= need) {
-            stbds_arrdelswap(env->spares, i);
-            return ch;
+        if ((ch->starts == NULL) == (single != 0) && room >= need && (best < 0 || room < best_room)) {
+            best = i;
+            best_room = room;
         }
     }
-    return NULL;
+    if (best < 0)
+        return NULL;
+    {
+        sm__chunk *ch = env->spares[best];
+        stbds_arrdelswap(env->spares, best);
+        return ch;
+    }
 }
 
 /* SM_RECYCLE: a marked-free block keeps, in its first words, the next block of its list, its
@@ -2468,12 +2476,10 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
         sm__chunk_discard(env, ch, spare);
         return NULL;
     }
-    if (!spare)
+    /* a spare as large as a new chunk would have been counts as one: an environment made again
+       then asks for the chunks it had before, which the chunk cache holds */
+    if (!spare || ch->size >= c->next_size)
         c->next_size = c->next_size > env->max_size / 2 ? env->max_size : c->next_size * 2;
-    else if (c->next_size / 2 < ch->size)
-        /* the size a new chunk would have had after this one: an environment made again
-           asks for the chunks it had before, which the chunk cache then holds */
-        c->next_size = ch->size > env->max_size / 2 ? env->max_size : ch->size * 2;
     sm__dir_insert(env, ch);
     sm__peak(env);
     sm__cursor_install(c, ch);
