@@ -2886,10 +2886,8 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i)
             n--;
         SM__STORE(&c->chunk->nsites, n);
     }
-    /* the top before the freed bits: see sm__claimed_end */
-    SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
-    SM__FENCE_REL();
     sm__clear_range(freed, i, hi);
+    SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
     if (poison) {
         sm__poison((void *)(c->base + i * SM__GRAIN), (size_t)(old - (c->base + i * SM__GRAIN)));
         (void)SM__FETCH_ADD(&c->chunk->rolling, (size_t)1);
@@ -2980,9 +2978,8 @@ static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i
     if ((w & below) && !(SM__LOAD(&freed[k]) & below & ~(((size_t)1 << sm__msb(w & below)) - 1))) {
         SM__STORE_SC(&c->starts[k], w & ~bit);
         sm__quiesce(c->chunk);
-        SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
-        SM__FENCE_REL();
         (void)sm__fetch_and(&freed[k], ~bit);
+        SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
         return SM_OK;
     }
     sm__rollback(env, c, i);
@@ -3030,18 +3027,12 @@ static int sm__claim_bit(sm__chunk *ch, uintptr_t p)
            !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit);
 }
 
-/* Where block i of ch ends, for a thread that has just claimed it from outside (between
-   sm__announce and sm__retract). The thread bumping the chunk may be rolling back blocks
-   above it without waiting for this one (it did not see the claim): its rollback clears their
-   start bits, moves the top, then clears their freed bits, so a block end that a cleared bit
-   let run past the top is cut at the top, read after the bits. */
+/* Where block i of ch ends, for a thread that has just claimed it from outside, announced with
+   sm__announce_settled: until it retracts, no rollback of ch moves the top or clears a bit (a
+   later one waits for it), or the chunk is one that nobody bumps. */
 static size_t sm__claimed_end(const sm__chunk *ch, size_t i)
 {
-    size_t top = (size_t)(sm__chunk_top(ch) - (uintptr_t)ch->payload) / SM__GRAIN;
-    size_t end = sm__block_end(ch, i, top);
-    SM__FENCE_ACQ();
-    top = (size_t)(sm__chunk_top(ch) - (uintptr_t)ch->payload) / SM__GRAIN;
-    return end < top ? end : top;
+    return sm__block_end(ch, i, (size_t)(sm__chunk_top(ch) - (uintptr_t)ch->payload) / SM__GRAIN);
 }
 
 static void sm__announce(sm__chunk *ch) { (void)SM__FETCH_ADD(&ch->inflight, (size_t)1); }
@@ -3161,14 +3152,15 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uint
     sm__announce_settled(ch);
     ok = sm__claim_bit(ch, p);
     if (ok) {
-        size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN, end = sm__claimed_end(ch, i);
+        size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
         sm__cursor *owner = SM__LOAD_ACQ(&ch->owner);
         if ((env->flags & SM_RECYCLE) && owner != mine) {
+            /* the owner finds the length itself (sm__remote_collect) */
             if (env->flags & SM_POISON)
-                sm__poison(ch->payload + i * SM__GRAIN, (end - i) * SM__GRAIN);
+                sm__poison(ch->payload + i * SM__GRAIN, (sm__claimed_end(ch, i) - i) * SM__GRAIN);
             sm__remote_push(env, owner, ch, i);
         } else {
-            sm__released(env, mine, ch, i, end);
+            sm__released(env, mine, ch, i, sm__claimed_end(ch, i));
         }
     }
     sm__retract(ch);
