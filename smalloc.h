@@ -1112,7 +1112,7 @@ typedef struct sm__chunk {
    lock; `top` is atomic because sm_env_stats reads it from other threads. */
 typedef struct sm__cursor {
     uintptr_t top, end, base;     /* bump range in the current chunk; 0 without one */
-    size_t *starts;               /* the current chunk's start bitmap */
+    size_t *starts, *freed;       /* the current chunk's bitmaps */
     sm__chunk *chunk;
     const void *thread;           /* the owning thread's identity: its sm__t */
     size_t next_size;             /* the size of its next normal chunk: each thread grows alone */
@@ -1638,7 +1638,7 @@ typedef struct sm__page { sm__side low, high; } sm__page;
 static void *sm__map[SM__MAP_TOP];   /* 64-bit: middle nodes of SM__MAP_FAN leaves; else leaves */
 
 /* The node at *slot, made (zeroed, size bytes) if make and there is none yet. */
-static void *sm__map_node(void **slot, size_t size, int make)
+static SM__INLINE void *sm__map_node(void **slot, size_t size, int make)
 {
     void *n = SM__LOAD_ACQ(slot);
     if (n || !make)
@@ -1656,7 +1656,7 @@ static void *sm__map_node(void **slot, size_t size, int make)
 
 /* The entry of the page that holds address a; NULL if there is none (and make is 0, or
    memory for a node ran out, or a lies above what the map covers). */
-static sm__page *sm__page_at(uintptr_t a, int make)
+static SM__INLINE sm__page *sm__page_at(uintptr_t a, int make)
 {
     size_t top = (size_t)(a >> SM__MAP_TOP_SHIFT);
     void **leaves;
@@ -1726,7 +1726,7 @@ static int sm__map_enter(sm__chunk *ch, uintptr_t end)
 
 /* The chunk of env in an entry, or NULL: another environment's, none, or one that is entering
    or leaving at this moment (none of its blocks is live then). */
-static sm__chunk *sm__side_chunk(const sm__side *s, const sm_env *env)
+static SM__INLINE sm__chunk *sm__side_chunk(const sm__side *s, const sm_env *env)
 {
     size_t gen = SM__LOAD_ACQ(&s->gen);
     sm__chunk *ch = SM__LOAD(&s->chunk);
@@ -1736,7 +1736,7 @@ static sm__chunk *sm__side_chunk(const sm__side *s, const sm_env *env)
 }
 
 /* The chunk of env whose payload holds address a, or NULL. */
-static sm__chunk *sm__chunk_of(const sm_env *env, uintptr_t a)
+static SM__INLINE sm__chunk *sm__chunk_of(const sm_env *env, uintptr_t a)
 {
     const sm__page *pg = sm__page_at(a, 0);
     sm__chunk *ch;
@@ -2032,7 +2032,7 @@ static void sm__dir_remove(sm_env *env, sm__chunk *ch)
 }
 
 /* Where the blocks of a normal chunk end now: its cursor's top, or where bumping stopped. */
-static uintptr_t sm__chunk_top(const sm__chunk *ch)
+static SM__INLINE uintptr_t sm__chunk_top(const sm__chunk *ch)
 {
     const sm__cursor *c = SM__LOAD_ACQ(&ch->cursor);
     if (c) {
@@ -2189,7 +2189,7 @@ static void sm__cursor_park(sm__cursor *c)
 {
     SM__STORE(&c->top, (uintptr_t)0);
     c->end = c->base = 0;
-    c->starts = NULL;
+    c->starts = c->freed = NULL;
     SM__STORE(&c->chunk, (sm__chunk *)NULL);
     c->last_single = NULL;
     c->remote = NULL;
@@ -2210,6 +2210,7 @@ static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
     c->base = (uintptr_t)ch->payload;
     c->end = (uintptr_t)ch->limit;
     c->starts = ch->starts;
+    c->freed = ch->freed;
     SM__STORE_REL(&c->top, (uintptr_t)ch->used);
 }
 
@@ -2840,7 +2841,7 @@ static void sm__check_env(const sm_env *env)
 #endif
 
 /* Waits until no other thread is inside a mark-free of a block of ch (see sm__free_other). */
-static void sm__quiesce(const sm__chunk *ch)
+static SM__NOINLINE void sm__quiesce_wait(const sm__chunk *ch)
 {
     unsigned spins = 0;
     while (SM__LOAD_SC(&ch->inflight)) {
@@ -2849,6 +2850,12 @@ static void sm__quiesce(const sm__chunk *ch)
         else
             sm__yield();
     }
+}
+
+static void sm__quiesce(const sm__chunk *ch)
+{
+    if (SM__UNLIKELY(SM__LOAD_SC(&ch->inflight) != 0))
+        sm__quiesce_wait(ch);
 }
 
 /* Moves the cursor's top down to granule i (the start of the block just freed, or the top
@@ -2965,49 +2972,33 @@ static SM__NOINLINE sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr
     return SM_OK;
 }
 
-/* The last block of the cursor's chunk, in an environment without flags: claimed, then rolled
-   back. When the block below it starts in the same bitmap word and is live, with no padding
-   between, the top moves back over this block alone: sm__rollback's steps, in one word. */
+/* Block i of the cursor's chunk, in an environment without flags, when no later block starts
+   in its bitmap word (sm__free_mine). With the top in that word too, it is the last block, to
+   roll back. When the block below it starts in the same word and is live, with no padding
+   between, the top moves back over this block alone: sm__rollback's steps in one word, with
+   the block's freed bit never set. Another thread's mark-free of the same block (a double free)
+   either sets that bit before the start bit goes, and the wait for it to finish lets this one
+   see the bit, or finds the start bit gone: one of the two fails. */
 static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
 {
-    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), below = bit - 1, w;
-    size_t *freed = c->chunk->freed;
-    if (sm__fetch_or(&freed[k], bit) & bit)
-        return SM_INVALID_ARG;
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), below = bit - 1, w, f;
+    if (((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN - 1) / SM__WBITS != k)
+        return sm__free_local(env, c, c->base + i * SM__GRAIN);
     w = SM__LOAD(&c->starts[k]);
-    if ((w & below) && !(SM__LOAD(&freed[k]) & below & ~(((size_t)1 << sm__msb(w & below)) - 1))) {
+    f = SM__LOAD(&c->freed[k]);
+    if (f & bit)
+        return SM_INVALID_ARG;
+    if ((w & below) && !((f & below) >> sm__msb(w & below))) {
         SM__STORE_SC(&c->starts[k], w & ~bit);
         sm__quiesce(c->chunk);
-        (void)sm__fetch_and(&freed[k], ~bit);
+        f = sm__fetch_and(&c->freed[k], ~bit);
         SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
-        return SM_OK;
+        return (f & bit) ? SM_INVALID_ARG : SM_OK;
     }
+    if (sm__fetch_or(&c->freed[k], bit) & bit)
+        return SM_INVALID_ARG;
     sm__rollback(env, c, i);
     return SM_OK;
-}
-
-/* The common mark-free, inlined into sm_env_free and sm_free: a block of the cursor's chunk in
-   an environment without flags, when its bitmap word tells what to do. A later block starting
-   in the same word: claim it, done. No later one and the top within that word: it is the last
-   block, to roll back. Returns its status, or -1 for the full path (sm__free_local and the
-   others), which decides every other case. */
-static SM__INLINE int sm__free_fast(sm_env *env, sm__cursor *c, uintptr_t p)
-{
-    size_t off = (size_t)(p - c->base), used = (size_t)(SM__LOAD(&c->top) - c->base), i, bit, w;
-    if (off >= used || off % SM__GRAIN)
-        return -1;
-    i = off / SM__GRAIN;
-    bit = (size_t)1 << (i % SM__WBITS);
-    w = SM__LOAD(&c->starts[i / SM__WBITS]);
-    if (!(w & bit))
-        return -1;
-    if (w & ~(bit | (bit - 1)))
-        return (sm__fetch_or(&c->chunk->freed[i / SM__WBITS], bit) & bit) ? (int)SM_INVALID_ARG : (int)SM_OK;
-    if ((used / SM__GRAIN - 1) / SM__WBITS == i / SM__WBITS) {
-        sm_status st = sm__free_last(env, c, i);
-        return (int)st;
-    }
-    return -1;
 }
 
 static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
@@ -3017,7 +3008,7 @@ static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
 
 /* Marks the block at p of a normal chunk free if it is one and live: the check half of the
    protocol described at sm__free_other, between sm__announce and sm__retract. */
-static int sm__claim_bit(sm__chunk *ch, uintptr_t p)
+static SM__INLINE int sm__claim_bit(sm__chunk *ch, uintptr_t p)
 {
     size_t off = (size_t)(p - (uintptr_t)ch->payload), i = off / SM__GRAIN, bit;
     if (off % SM__GRAIN)
@@ -3079,7 +3070,7 @@ static void sm__single_unlink(sm_env *env, sm__chunk *ch)
 
 /* Blocks of single chunks, and any block of an environment with flags: under the lock. The
    chunk is looked up again under it: a single chunk leaves the page map under the lock. */
-static sm_status sm__free_slow(sm_env *env, uintptr_t p)
+static SM__NOINLINE sm_status sm__free_slow(sm_env *env, uintptr_t p)
 {
     sm_status st = SM_INVALID_ARG;
     sm__cursor *c;
@@ -3135,20 +3126,32 @@ static sm_status sm__free_slow(sm_env *env, uintptr_t p)
    (its end: sm__claimed_end). The list is the calling thread's own (`mine`, its cursor in env)
    when that cursor bumped the chunk, else the remote list of the cursor that did. SM_TRACK
    (the records) and blocks with a chunk of their own take the lock. */
+static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm__chunk *ch, uintptr_t p);
+
 static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uintptr_t p)
 {
-    sm__chunk *ch = sm__chunk_of(env, p);
+    unsigned flags = env->flags;
+    sm__chunk *ch;
     sm__cursor *c;
-    int ok;
-    if (!ch || SM__LOAD(&ch->env) != env)
+    if (!p)
+        return SM_OK;
+    ch = sm__chunk_of(env, p);
+    if (!ch)
         return SM_INVALID_ARG;
-    if (!ch->starts || (env->flags & SM_TRACK))
+    if (!ch->starts || (flags & SM_TRACK))
         return sm__free_slow(env, p);
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
-    if (!env->flags)
-        return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
+    if (flags)
+        return sm__free_flagged(env, mine, ch, p);
+    return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
+}
+
+/* sm__free_other's part for SM_POISON and SM_RECYCLE. */
+static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm__chunk *ch, uintptr_t p)
+{
+    int ok;
     sm__announce_settled(ch);
     ok = sm__claim_bit(ch, p);
     if (ok) {
@@ -3165,6 +3168,28 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uint
     }
     sm__retract(ch);
     return ok ? SM_OK : SM_INVALID_ARG;
+}
+
+/* The common mark-free, inlined into sm_env_free and sm_free: c is the calling thread's cursor
+   in an environment without flags (or sm__blocked, which has no chunk). A block of c's chunk
+   with a later block starting in the same bitmap word is claimed here; this chunk's other
+   blocks go to sm__free_last, and anything else to sm__free_other with `mine`, the thread's
+   real cursor in env. Below the top of c's chunk every block start has its bit (only this
+   thread writes them), so an address without one is no block. */
+static SM__INLINE sm_status sm__free_mine(sm_env *env, sm__cursor *c, sm__cursor *mine, uintptr_t p)
+{
+    size_t off = (size_t)(p - c->base), i, here;
+    if (off >= (size_t)(SM__LOAD(&c->top) - c->base))
+        return sm__free_other(env, mine, p);
+    i = off / SM__GRAIN;
+    here = SM__LOAD(&c->starts[i / SM__WBITS]) >> (i % SM__WBITS);   /* bit 0: block i */
+    if (off % SM__GRAIN || !(here & 1))
+        return SM_INVALID_ARG;
+    if (SM__LIKELY(here > 1)) {
+        size_t bit = (size_t)1 << (i % SM__WBITS);
+        return (sm__fetch_or(&c->freed[i / SM__WBITS], bit) & bit) ? SM_INVALID_ARG : SM_OK;
+    }
+    return sm__free_last(env, c, i);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -3640,11 +3665,8 @@ static SM__NOINLINE sm_status sm__env_free_block(sm_env *env, void *node)
 
 SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
 {
-    if (SM__LIKELY(env != NULL) && SM__LOAD(&env->solo_fast) == SM__ME) {
-        int st = sm__free_fast(env, &env->solo, (uintptr_t)node);
-        if (st >= 0)
-            return (sm_status)st;
-    }
+    if (SM__LIKELY(env != NULL) && SM__LOAD(&env->solo_fast) == SM__ME)
+        return sm__free_mine(env, &env->solo, &env->solo, (uintptr_t)node);
     return sm__env_free_block(env, node);
 }
 
@@ -4363,11 +4385,8 @@ static SM__NOINLINE sm_status sm__free(void *node)
 SMALLOC_DEF sm_status sm_free(void *node)
 {
     sm__cursor *c = sm__t.fast;
-    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen) {
-        int st = sm__free_fast(sm__t.current.env, c, (uintptr_t)node);
-        if (st >= 0)
-            return (sm_status)st;
-    }
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen)
+        return sm__free_mine(sm__t.current.env, c, sm__t.cursor, (uintptr_t)node);
     return sm__free(node);
 }
 
