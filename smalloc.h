@@ -1376,6 +1376,23 @@ static void sm__clear_start(size_t *map, size_t i)
     SM__STORE_SC(w, SM__LOAD(w) & ~((size_t)1 << (i % SM__WBITS)));
 }
 
+/* Clears the first n words of two bitmaps nobody else uses now: often a word or two, and then
+   a loop costs less than calls to memset (its stores are atomic ones so that compilers keep
+   it a loop). */
+static void sm__zero_words(size_t *a, size_t *b, size_t n)
+{
+    size_t k;
+    if (n > 8) {
+        memset(a, 0, n * sizeof *a);
+        memset(b, 0, n * sizeof *b);
+    } else {
+        for (k = 0; k < n; k++) {
+            SM__STORE(&a[k], (size_t)0);
+            SM__STORE(&b[k], (size_t)0);
+        }
+    }
+}
+
 /* Clears bits lo..hi (inclusive) of a bitmap that other threads may update. */
 /* NOLINTNEXTLINE(readability-non-const-parameter): map is written through __atomic_fetch_and */
 static void sm__clear_range(size_t *map, size_t lo, size_t hi)
@@ -3237,13 +3254,9 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
     env->cached = cached;
     env->report = cfg->report;
     env->report_user = cfg->report_user;
-    env->orphans = NULL;
-    if (cfg->flags & SM_RECYCLE) {
-        env->orphans = (void **)(void *)(env + 1);
-        memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
-    }
-    env->norphans = 0;
-    env->parent = env->last_child = env->older = env->newer = NULL;
+    /* a new environment is zeroed; one taken from a thread's cache was emptied when parked, and
+       has no parent, children or siblings (sm__env_delete) */
+    env->orphans = (cfg->flags & SM_RECYCLE) ? (void **)(void *)(env + 1) : NULL;
     /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
     env->solo.next_size = chunk;
     SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : SM__NOBODY);
@@ -3271,19 +3284,18 @@ static void sm__env_expose(sm_env *env, int how)
 
 static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 {
+    static const sm_config defaults = { 0, NULL, NULL, NULL, 0, NULL, NULL };
     sm_config cfg;
     sm_env *env;
     void *raw;
     size_t chunk, self, got;
     int slotted, cached;
     *status = SM_INVALID_ARG;
-    if (config) {
-        cfg = *config;
-    } else {
-        memset(&cfg, 0, sizeof cfg);
-    }
-    if (!sm__config_ok(&cfg))
+    if (!config)
+        config = &defaults;
+    if (!sm__config_ok(config))
         return NULL;
+    cfg = *config;
     cached = !cfg.alloc && SMALLOC_CACHE_SIZE > 0;
     if (!cfg.alloc) {
         cfg.alloc = sm__malloc_backing;
@@ -3347,60 +3359,78 @@ static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_de
    not NULL) stays on its chunk, emptied, so that its next allocations take the fast path.
    Nobody else is inside a call on env. Returns the chunks to give back (sm__chunks_give_back),
    out of the page map already. */
+/* A normal chunk whose blocks are all released: its bitmaps cleared over the part that was
+   used (up to `used`), no sites. */
+static void sm__chunk_clear(const sm_env *env, sm__chunk *ch)
+{
+    size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
+    if (words > ch->nwords)
+        words = ch->nwords;
+    sm__zero_words(ch->starts, ch->freed, words);
+    if (env->flags & SM_POISON)
+        sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
+    ch->used = (uintptr_t)ch->payload;
+    ch->nsites = 0;
+}
+
+/* A cursor left on its chunk, emptied (sm__chunk_clear), so that its next allocations take
+   the fast path; with SM_RECYCLE its lists emptied. */
+static void sm__cursor_empty(sm__cursor *c)
+{
+    SM__STORE_REL(&c->top, c->base);
+    c->last_single = NULL;
+    c->remote = NULL;
+    if (c->bins)
+        memset(c->bins, 0, SM__BINS * sizeof *c->bins);
+}
+
 static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
 {
     ptrdiff_t i, n = 0;
     sm__chunk *out = NULL;
     sm__chunk *kept = keep ? keep->chunk : NULL;
-    for (i = 0; i < stbds_arrlen(env->cursors); i++) {
-        sm__cursor *c = env->cursors[i];
-        if (c->chunk)
-            c->chunk->used = SM__LOAD(&c->top);
-        if (c != keep)
-            sm__cursor_park(c);
-    }
-    for (i = 0; i < stbds_arrlen(env->chunks); i++) {
-        sm__chunk *ch = env->chunks[i];
-        void *grown;
-        if (ch->starts) {
-            size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
-            if (words > ch->nwords)
-                words = ch->nwords;
-            memset(ch->starts, 0, words * sizeof(size_t));
-            memset(ch->freed, 0, words * sizeof(size_t));
-            if (env->flags & SM_POISON)
-                sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
-            ch->used = (uintptr_t)ch->payload;
-            ch->nsites = 0;
+    if (kept && stbds_arrlenu(env->cursors) == 1 && stbds_arrlenu(env->chunks) == 1) {
+        /* one thread, one chunk (keep's): the common case of an environment per request */
+        kept->used = SM__LOAD(&keep->top);
+        sm__chunk_clear(env, kept);
+    } else {
+        for (i = 0; i < stbds_arrlen(env->cursors); i++) {
+            sm__cursor *c = env->cursors[i];
+            if (c->chunk)
+                c->chunk->used = SM__LOAD(&c->top);
+            if (c != keep)
+                sm__cursor_park(c);
         }
-        if (ch == kept) {
-            ch->at = (size_t)n;
-            env->chunks[n++] = ch;
-        } else if ((ch->starts || keep_singles) &&
-                   /* keeping the chunks is what lets an environment reused per request stop
-                      calling the backing allocator; without room for them, they go back */
-                   sm__reserve(env->spares, sizeof *env->spares, 1, &grown)) {
-            env->spares = (sm__chunk **)grown;
-            ch->used = (uintptr_t)ch->payload;   /* no block: a kept single chunk is empty too */
-            SM__STORE(&ch->cursor, (sm__cursor *)NULL);
-            SM__ARRPUT(env->spares, ch);
-        } else {
-            sm__chunk_unmap(env, ch);
-            ch->next_out = out;
-            out = ch;
+        for (i = 0; i < stbds_arrlen(env->chunks); i++) {
+            sm__chunk *ch = env->chunks[i];
+            void *grown;
+            if (ch->starts)
+                sm__chunk_clear(env, ch);
+            if (ch == kept) {
+                ch->at = (size_t)n;
+                env->chunks[n++] = ch;
+            } else if ((ch->starts || keep_singles) &&
+                       /* keeping the chunks is what lets an environment reused per request
+                          stop calling the backing allocator; without room for them, they go
+                          back */
+                       sm__reserve(env->spares, sizeof *env->spares, 1, &grown)) {
+                env->spares = (sm__chunk **)grown;
+                ch->used = (uintptr_t)ch->payload;   /* no block: a kept single chunk is empty too */
+                SM__STORE(&ch->cursor, (sm__cursor *)NULL);
+                SM__ARRPUT(env->spares, ch);
+            } else {
+                sm__chunk_unmap(env, ch);
+                ch->next_out = out;
+                out = ch;
+            }
         }
+        if (env->chunks)
+            stbds_header(env->chunks)->length = (size_t)n;
     }
-    if (env->chunks)
-        stbds_header(env->chunks)->length = (size_t)n;
-    if (kept) {
-        SM__STORE_REL(&keep->top, keep->base);
-        keep->last_single = NULL;
-        keep->remote = NULL;
-        if (keep->bins)
-            memset(keep->bins, 0, SM__BINS * sizeof *keep->bins);
-    } else if (keep) {
+    if (kept)
+        sm__cursor_empty(keep);
+    else if (keep)
         sm__cursor_park(keep);
-    }
     if (env->orphans)
         memset(env->orphans, 0, SM__BINS * sizeof *env->orphans);
     env->norphans = 0;
