@@ -1101,6 +1101,8 @@ typedef struct sm__chunk {
     size_t at;                    /* index in env->chunks */
     size_t inflight;              /* mark-frees by other threads in progress here (atomic) */
     size_t rolling;               /* SM_POISON: odd while a rollback is halfway (atomic) */
+    int retired;                  /* its cursor has moved on: until reset, nothing rolls it back
+                                     and nobody bumps it (atomic) */
     int single_freed;
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
     size_t nsites;                /* nsites of them in use; the bumping thread appends */
@@ -1137,6 +1139,7 @@ struct sm__thread;
 
 struct sm_env {
     const void *solo_fast;        /* the thread that owns `solo`, if the fast path may use it */
+    const void *solo_recycle;     /* the same, for SM_RECYCLE alone (sm__recycle_take) */
     sm__cursor solo;              /* the cursor of the first thread that allocates here */
     uintptr_t handle;             /* (generation << SM__IDX_BITS ^ sm__handle_key) | (slot index + 1) */
     sm__slot *slot;
@@ -2182,6 +2185,13 @@ static int sm__cursor_orphaned(const sm__cursor *c)
     return owner != SM__NOBODY && !SM__LOAD_ACQ(&((const sm__thread *)owner)->alive);
 }
 
+/* The calling thread owns env's solo cursor now: the fast paths that serve it. */
+static void sm__solo_owned(sm_env *env)
+{
+    SM__STORE(&env->solo_fast, !env->flags ? SM__ME : SM__NOBODY);
+    SM__STORE(&env->solo_recycle, env->flags == SM_RECYCLE ? SM__ME : SM__NOBODY);
+}
+
 /* A cursor of a thread that has exited, taken over by the calling thread with its chunk and
    its lists, or NULL: threads that come and go do not add a cursor each. Lock held. */
 static sm__cursor *sm__cursor_adopt(sm_env *env)
@@ -2194,8 +2204,8 @@ static sm__cursor *sm__cursor_adopt(sm_env *env)
             sm__thread_drop(c->thread);
             sm__thread_hold(sm__t.thread);
             SM__STORE(&c->thread, SM__ME);
-            if (c == &env->solo && !env->flags)
-                SM__STORE(&env->solo_fast, SM__ME);
+            if (c == &env->solo)
+                sm__solo_owned(env);
             return c;
         }
     }
@@ -2220,6 +2230,7 @@ static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
     if (c->chunk) {
         SM__STORE_REL(&c->chunk->used, SM__LOAD(&c->top));
         SM__STORE_REL(&c->chunk->cursor, (sm__cursor *)NULL);
+        SM__STORE_REL(&c->chunk->retired, 1);
     }
     SM__STORE_REL(&ch->cursor, c);
     SM__STORE_REL(&ch->owner, c);
@@ -2298,11 +2309,14 @@ static sm__link sm__link_get(const sm_env *env, const void *p, size_t granules)
     sm__link l;
     size_t n = granules > SM__EXACT ? sizeof l : 2 * sizeof(void *);
     sm__reveal(p, n);
-    memcpy(&l, p, n);
+    /* copies of constant sizes, which compilers turn into loads */
+    memcpy(&l, p, 2 * sizeof(void *));
+    if (granules > SM__EXACT)
+        memcpy(&l.granules, (const unsigned char *)p + 2 * sizeof(void *), sizeof l.granules);
+    else
+        l.granules = granules;
     if (env->flags & SM_POISON)
         sm__hide(p, n);
-    if (granules <= SM__EXACT)
-        l.granules = granules;
     return l;
 }
 
@@ -2310,7 +2324,9 @@ static void sm__link_set(sm_env *env, void *p, const sm__link *l)
 {
     size_t n = l->granules > SM__EXACT ? sizeof *l : 2 * sizeof(void *);
     sm__show(p, n);
-    memcpy(p, l, n);
+    memcpy(p, l, 2 * sizeof(void *));
+    if (l->granules > SM__EXACT)
+        memcpy((unsigned char *)p + 2 * sizeof(void *), &l->granules, sizeof l->granules);
     if (env->flags & SM_POISON)
         sm__hide(p, n);
 }
@@ -2559,8 +2575,8 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
         c->bins = c == &env->solo ? env->orphans + SM__BINS : (void **)(void *)(c + 1);
         memset(c->bins, 0, SM__BINS * sizeof *c->bins);
     }
-    if (c == &env->solo && !env->flags)
-        SM__STORE(&env->solo_fast, SM__ME);
+    if (c == &env->solo)
+        sm__solo_owned(env);
     SM__ARRPUT(env->cursors, c);
     return c;
 }
@@ -2570,6 +2586,7 @@ static void sm__cursor_delete(sm_env *env, sm__cursor *c)
     sm__thread_drop(c->thread);
     if (c == &env->solo) {
         SM__STORE(&env->solo_fast, SM__NOBODY);
+        SM__STORE(&env->solo_recycle, SM__NOBODY);
         SM__STORE(&c->thread, SM__NOBODY);
         return;
     }
@@ -2922,7 +2939,7 @@ static void sm__rollback(sm_env *env, sm__cursor *c, size_t i)
    on the calling thread's lists (c: a block of its own chunk) or the environment's (NULL, lock
    held), which allocating threads take over when theirs run dry: a thread that only frees
    must not hoard. */
-static void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, size_t end)
+static SM__INLINE void sm__released(sm_env *env, sm__cursor *c, sm__chunk *ch, size_t i, size_t end)
 {
     if (env->flags & SM_POISON)
         sm__poison(ch->payload + i * SM__GRAIN, (end - i) * SM__GRAIN);
@@ -3038,7 +3055,7 @@ static SM__INLINE int sm__claim_bit(sm__chunk *ch, uintptr_t p)
 /* Where block i of ch ends, for a thread that has just claimed it from outside, announced with
    sm__announce_settled: until it retracts, no rollback of ch moves the top or clears a bit (a
    later one waits for it), or the chunk is one that nobody bumps. */
-static size_t sm__claimed_end(const sm__chunk *ch, size_t i)
+static SM__INLINE size_t sm__claimed_end(const sm__chunk *ch, size_t i)
 {
     return sm__block_end(ch, i, (size_t)(sm__chunk_top(ch) - (uintptr_t)ch->payload) / SM__GRAIN);
 }
@@ -3162,14 +3179,17 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uint
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
     if (flags)
         return sm__free_flagged(env, mine, ch, p);
+    if (SM__LOAD_ACQ(&ch->retired))   /* no rollback to keep out */
+        return sm__claim_bit(ch, p) ? SM_OK : SM_INVALID_ARG;
     return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
 }
 
 /* sm__free_other's part for SM_POISON and SM_RECYCLE. */
 static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm__chunk *ch, uintptr_t p)
 {
-    int ok;
-    sm__announce_settled(ch);
+    int ok, retired = SM__LOAD_ACQ(&ch->retired);
+    if (!retired)
+        sm__announce_settled(ch);
     ok = sm__claim_bit(ch, p);
     if (ok) {
         size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
@@ -3183,7 +3203,8 @@ static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm
             sm__released(env, mine, ch, i, sm__claimed_end(ch, i));
         }
     }
-    sm__retract(ch);
+    if (!retired)
+        sm__retract(ch);
     return ok ? SM_OK : SM_INVALID_ARG;
 }
 
@@ -3259,7 +3280,12 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
     env->orphans = (cfg->flags & SM_RECYCLE) ? (void **)(void *)(env + 1) : NULL;
     /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
     env->solo.next_size = chunk;
-    SM__STORE(&env->solo_fast, SM__LOAD(&env->solo.thread) == SM__ME && !cfg->flags ? SM__ME : SM__NOBODY);
+    if (SM__LOAD(&env->solo.thread) == SM__ME) {
+        sm__solo_owned(env);
+    } else {
+        SM__STORE(&env->solo_fast, SM__NOBODY);
+        SM__STORE(&env->solo_recycle, SM__NOBODY);
+    }
     env->exits_seen = SM__LOAD(&sm__exits);
 }
 
@@ -3371,6 +3397,7 @@ static void sm__chunk_clear(const sm_env *env, sm__chunk *ch)
         sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
     ch->used = (uintptr_t)ch->payload;
     ch->nsites = 0;
+    SM__STORE(&ch->retired, 0);
 }
 
 /* A cursor left on its chunk, emptied (sm__chunk_clear), so that its next allocations take
@@ -3636,6 +3663,33 @@ static void *sm__allocate_in(sm_env *env, sm__cursor *c, size_t size, size_t ali
     return sm__allocate_slow(env, size, alignment, status, file, line, cursor);
 }
 
+/* SM_RECYCLE alone, the calling thread owning the solo cursor: a block from its own lists, or
+   one bumped while no other thread's mark-frees wait to be taken; NULL leaves the rest
+   (collecting those, the slow path, failures) to sm__allocate_flagged. */
+static void *sm__recycle_take(sm_env *env, size_t size)
+{
+    sm__cursor *c = &env->solo;
+    size_t n = sm__round(size);
+    uintptr_t top;
+    void *p;
+    if (!n)
+        return NULL;
+    if (n < 2 * sizeof(void *))
+        n = 2 * sizeof(void *);   /* room for a list link once it is marked free */
+    p = sm__bin_pop(env, c->bins, n / SM__GRAIN);
+    if (p) {
+        (void)sm__bin_claim(env, p, n / SM__GRAIN);
+    } else {
+        top = SM__LOAD(&c->top);
+        if (!SM__FITS(c, top, n) || SM__LOAD(&c->remote) || SM__LOAD(&env->norphans) ||
+            SM__LOAD(&sm__exits) != SM__LOAD(&env->exits_seen))
+            return NULL;
+        p = sm__bump(c, top, n);
+    }
+    sm__show(p, size);
+    return p;
+}
+
 static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
                                            const char *file, int line)
 {
@@ -3645,6 +3699,11 @@ static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alig
         if (status)
             *status = SM_INVALID_ARG;
         return NULL;
+    }
+    if (alignment == SM__GRAIN && SM__LOAD(&env->solo_recycle) == SM__ME && (p = sm__recycle_take(env, size))) {
+        if (status)
+            *status = SM_OK;
+        return p;
     }
     known = sm__cached_cursor(env);
     p = sm__allocate_in(env, known, size, alignment, status, file, line, &c);
