@@ -2344,18 +2344,39 @@ static void sm__bin_push(sm_env *env, void **bins, sm__chunk *ch, size_t i, size
     bins[b] = p;
 }
 
+/* A class above SM__EXACT holds sizes up to twice its smallest: a request looks this many
+   blocks into it for one long enough, then takes the first block of the next class. Blocks
+   too short for the first requests would otherwise pile up there unused. */
+#define SM__FIT_STEPS 8
+
 /* A block of at least n granules from bins, taken off its list, or NULL. */
-static void *sm__bin_pop(const sm_env *env, void **bins, size_t n)
+static void *sm__bin_pop(sm_env *env, void **bins, size_t n)
 {
-    size_t b = sm__bin_of(n);
-    void *p = bins[b];
-    if (p && n > SM__EXACT && sm__link_get(env, p, n).granules < n)
-        p = NULL;   /* the first of the class is too short: look a class up */
-    if (!p && n > SM__EXACT && b + 1 < SM__BINS)
-        p = bins[++b];
+    size_t b = sm__bin_of(n), steps;
+    void *p = bins[b], *prev = NULL;
+    sm__link l, before;
+    if (p && n > SM__EXACT) {
+        for (steps = 1; (l = sm__link_get(env, p, n)).granules < n; steps++) {
+            prev = p;
+            before = l;
+            p = l.next;
+            if (!p || steps == SM__FIT_STEPS) {
+                /* the next class's blocks are all long enough */
+                prev = NULL;
+                p = b + 1 < SM__BINS ? bins[++b] : NULL;
+                break;
+            }
+        }
+    }
     if (!p)
         return NULL;
-    bins[b] = sm__link_get(env, p, n).next;
+    l = sm__link_get(env, p, n);
+    if (prev) {
+        before.next = l.next;
+        sm__link_set(env, prev, &before);
+    } else {
+        bins[b] = l.next;
+    }
     return p;
 }
 
