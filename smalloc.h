@@ -2422,6 +2422,41 @@ static sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
     return ch;
 }
 
+/* How many exact classes above an empty one sm__bin_cut looks at. */
+#define SM__CUT_REACH 4
+
+/* When the exact class of n granules is empty: a block of one of the next few exact classes,
+   cut to n granules and claimed, or NULL. Cutting writes a start bit, so only blocks of chunks
+   whose start bits no other thread writes qualify: the calling thread's current chunk (c is
+   its cursor) and chunks no cursor bumps any more. The rest is marked free (its freed bit
+   before its start bit, so that no other thread takes it for a live block) and goes on its
+   list. Not with SM_TRACK, whose records follow the blocks. */
+static void *sm__bin_cut(sm_env *env, const sm__cursor *c, void **bins, size_t n)
+{
+    size_t k;
+    for (k = n + 1; k < n + 1 + SM__CUT_REACH && k < SM__EXACT; k++) {
+        void *p = bins[k];   /* blocks of k + 1 granules */
+        sm__link l;
+        sm__chunk *ch;
+        size_t i, j;
+        if (!p)
+            continue;
+        l = sm__link_get(env, p, k + 1);
+        ch = l.chunk;
+        if (SM__LOAD_ACQ(&ch->cursor) != c && !SM__LOAD_ACQ(&ch->retired))
+            continue;
+        bins[k] = l.next;
+        i = (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN;
+        j = i + n;
+        (void)sm__fetch_or(&ch->freed[j / SM__WBITS], (size_t)1 << (j % SM__WBITS));
+        sm__set_start(ch->starts, j);
+        sm__bin_push(env, bins, ch, j, k + 1 - n);
+        (void)sm__fetch_and(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
+        return p;
+    }
+    return NULL;
+}
+
 /* Where the block of a single chunk whose header is at `header` starts, from the header. */
 static size_t sm__single_offset(const unsigned char *header, size_t alignment)
 {
@@ -2709,8 +2744,10 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
     int reuse = (env->flags & SM_RECYCLE) && alignment == SM__GRAIN && n;
     *cursor = c;
     if (reuse) {
-        int locked = 0;
+        int locked = 0, cut = 0;
         p = c ? sm__bin_pop(env, c->bins, n / SM__GRAIN) : NULL;
+        if (!p && c && !(env->flags & SM_TRACK))
+            cut = (p = sm__bin_cut(env, c, c->bins, n / SM__GRAIN)) != NULL;
         if (!p && c && SM__LOAD(&c->remote)) {
             sm__remote_collect(env, c, c->bins);
             p = sm__bin_pop(env, c->bins, n / SM__GRAIN);
@@ -2737,7 +2774,7 @@ static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_
                 left += env->orphans[b] != NULL;
             SM__STORE(&env->norphans, left);
         }
-        if (p) {
+        if (p && !cut) {
             sm__chunk *ch = sm__bin_claim(env, p, n / SM__GRAIN);
             if (env->flags & SM_TRACK) {
                 sm__site *r;
@@ -3700,7 +3737,7 @@ static void *sm__recycle_take(sm_env *env, size_t size)
     p = sm__bin_pop(env, c->bins, n / SM__GRAIN);
     if (p) {
         (void)sm__bin_claim(env, p, n / SM__GRAIN);
-    } else {
+    } else if ((p = sm__bin_cut(env, c, c->bins, n / SM__GRAIN)) == NULL) {
         top = SM__LOAD(&c->top);
         if (!SM__FITS(c, top, n) || SM__LOAD(&c->remote) || SM__LOAD(&env->norphans) ||
             SM__LOAD(&sm__exits) != SM__LOAD(&env->exits_seen))

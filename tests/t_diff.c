@@ -445,7 +445,8 @@ static size_t diff_describe_start(diff_world *w, int i, const char *call)
 }
 
 /* The memory [p, p + n) now belongs to live record self: no other live block may share a byte
-   of it, and the marked-free blocks there were reclaimed and their memory reused. */
+   of it, and the marked-free blocks there were reclaimed and their memory reused. One that
+   started there and was longer was cut (SM_RECYCLE): the rest is a marked-free block. */
 static void diff_claim(diff_world *w, int self, const unsigned char *p, size_t n)
 {
     uintptr_t a = (uintptr_t)p;
@@ -455,7 +456,11 @@ static void diff_claim(diff_world *w, int self, const unsigned char *p, size_t n
         uintptr_t s = (uintptr_t)b->p;
         if (i == self || b->state == DIFF_EMPTY || !(a < s + b->usable && s < a + n))
             continue;
-        if (b->state == DIFF_FREED)
+        if (b->state == DIFF_FREED && s == a && s + b->usable > a + n) {
+            w->rec[i].p += n;
+            w->rec[i].usable -= n;
+            w->rec[i].size = w->rec[i].usable;
+        } else if (b->state == DIFF_FREED)
             diff_forget(w, i);
         else
             diff_fail(w, __LINE__, "the block at %p (env %d, %lu usable bytes) overlaps the live block at %p "

@@ -231,6 +231,46 @@ TEST(recycle_bounded_churn)
     CHECK(worst <= bound);
 }
 
+/* A request whose exact class is empty takes a block a few classes larger, cut to size: the
+   rest is a marked-free block of its own, on its list, refused as a double free and handed
+   out to the next request of its size. */
+TEST(recycle_cuts_larger_block)
+{
+    tc_alloc c;
+    sm_env *env;
+    unsigned char *a, *guard, *small, *rest;
+    sm_stats s;
+    sm_block_info info;
+    size_t u = usable(1);   /* the smallest block that can wait on a list */
+    tc_init(&c);
+    env = make_env(&c, 4096, SM_RECYCLE);
+    REQUIRE(env != NULL);
+    a = (unsigned char *)sm_env_allocate(env, 3 * u, NULL);
+    guard = (unsigned char *)sm_env_allocate(env, 8, NULL);   /* a is not the last block */
+    REQUIRE(a && guard);
+    CHECK_EQ_INT(sm_env_free(env, a), SM_OK);
+    small = (unsigned char *)sm_env_allocate(env, u, NULL);
+    CHECK(small == a);
+    s = tu_stats(env);
+    CHECK_EQ_SIZE(s.live_blocks, 2);
+    CHECK_EQ_SIZE(s.live_bytes, u + usable(8));
+    CHECK_EQ_SIZE(s.freed_blocks, 1);
+    CHECK_EQ_SIZE(s.freed_bytes, 2 * u);
+    CHECK_EQ_INT(sm_env_describe(env, a + u, &info), SM_OK);
+    CHECK_EQ_INT(info.live, 0);
+    CHECK_EQ_SIZE(info.size, 2 * u);
+    CHECK_EQ_INT(sm_env_free(env, a + u), SM_INVALID_ARG);   /* already marked free */
+    rest = (unsigned char *)sm_env_allocate(env, 2 * u, NULL);
+    CHECK(rest == a + u);
+    s = tu_stats(env);
+    CHECK_EQ_SIZE(s.live_blocks, 3);
+    CHECK_EQ_SIZE(s.freed_blocks, 0);
+    CHECK_EQ_INT(sm_env_free(env, small), SM_OK);
+    CHECK_EQ_INT(sm_env_free(env, rest), SM_OK);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK_EQ_SIZE(c.live_bytes, 0);
+}
+
 /* Sizes of a class above the exact ones span a factor of two: a block too short for the first
    request of its class is passed over, not left in front of the others. Churn of 2 to 8 KiB
    blocks (in chunks large enough to hold them, not in chunks of their own) stays within a
@@ -730,6 +770,7 @@ void suite_recycle(void)
     RUN(recycle_reset_clears_lists);
     RUN(recycle_bounded_churn);
     RUN(recycle_large_classes_bounded);
+    RUN(recycle_cuts_larger_block);
     RUN(recycle_stats_exact);
     RUN(recycle_track_report);
 #ifndef SMALLOC_NO_THREADS

@@ -649,7 +649,8 @@ static int fz_descends(int i, int e)
 }
 
 /* A block now occupies [p, p + n): no live block may overlap it, and marked-free blocks there
-   were reclaimed (rolled back or recycled) or their memory went back and came again. While a
+   were reclaimed (rolled back or recycled) or their memory went back and came again; one that
+   started at p and was longer was cut (SM_RECYCLE), its rest a marked-free block. While a
    cleanup of env e runs in the destroy or reset of env r, the descendants of r destroyed
    before it (all but e's ancestors) are gone, though the model forgets them only after the
    operation: their memory may come again. */
@@ -667,6 +668,12 @@ FZ_NOCOV static void fz_claim(int self, uintptr_t p, size_t n)
             fz_fail("the block at %p (%zu usable bytes, env %d) overlaps the live block at %p "
                     "(%zu bytes of %zu usable, env %d)", (void *)p, n, G.blocks[self].env,
                     (void *)b->p, b->size, b->umin, b->env);
+        if ((uintptr_t)b->p == p && b->umin == b->umax && b->umin > n) {
+            b->p += n;
+            b->umin -= n;
+            b->umax = b->size = b->umin;
+            continue;
+        }
         fz_release(i);
     }
 }
