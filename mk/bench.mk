@@ -9,6 +9,8 @@
 #   make bench-build      build $(BUILD)/bench/bench only (CI)
 #   make bench-quick      timings only, 3 repetitions, no child processes
 #   make bench-callgrind  the table with instruction counts but no peak RSS
+#   make bench-pic        instructions per call of the fast paths, with smalloc in the executable
+#                         and in a shared library (-fPIC): bench/pic.c; part of make bench
 #
 # BENCH_OPT (default -O2) are the benchmark's optimisation flags; BENCH_REPS (default 5) the
 # repetitions; BENCH_ARGS more arguments (see the top of bench/bench.c, e.g. --only churn).
@@ -45,22 +47,58 @@ deps-bench: deps
 deps-bench-run: deps-bench deps-valgrind
 	@$(call ensure,command -v $(GNUPLOT),gnuplot-nox)
 
-BENCH_SRCS = bench/bench.c bench/workloads.h bench/chart.gp mk/bench.mk
+BENCH_SRCS = bench/bench.c bench/workloads.h bench/chart.gp bench/pic.c bench/pic_lib.c mk/bench.mk
 
 $(BENCH_BIN): bench/bench.c bench/workloads.h $(HEADER) mk/bench.mk | deps-bench
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CPPFLAGS) $(BENCH_PKG_I) $(BENCH_PKG_D) $(CSTD) $(WARN) $(WERROR) $(BENCH_OPT) $(BENCH_NOICF) \
 	  -DBENCH_FLAGS='"$(BENCH_OPT)"' $< -o $@ -pthread $(BENCH_LIBS)
 
-bench-build: $(BENCH_BIN)
+bench-build: $(BENCH_BIN) $(PIC_EXE) $(PIC_SO)
 
-bench: $(BENCH_BIN) | deps-bench-run
+# The fast paths in a position-independent build: bench/pic.c twice, once with the
+# implementation in the executable, once calling it in a shared library.
+PIC_EXE = $(BENCH_DIR)/pic_exe
+PIC_SO  = $(BENCH_DIR)/pic_so
+PIC_LIB = $(BENCH_DIR)/libsmalloc_pic.so
+PIC_CALLS = 200000
+PIC_FLAGS = $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) $(BENCH_OPT)
+
+$(PIC_LIB): bench/pic_lib.c $(HEADER) mk/bench.mk | deps
+	@mkdir -p $(@D)
+	$(CC) $(PIC_FLAGS) -fPIC -shared $< -o $@ -pthread
+
+$(PIC_EXE): bench/pic.c $(HEADER) mk/bench.mk | deps
+	@mkdir -p $(@D)
+	$(CC) $(PIC_FLAGS) -DPIC_IMPLEMENTATION $< -o $@ -pthread
+
+$(PIC_SO): bench/pic.c $(PIC_LIB) mk/bench.mk
+	$(CC) $(PIC_FLAGS) $< -o $@ -L$(BENCH_DIR) -lsmalloc_pic -Wl,-rpath,'$$ORIGIN' -pthread
+
+.PHONY: bench-pic
+bench-pic: $(PIC_EXE) $(PIC_SO) | deps-valgrind
+	@echo "| smalloc built into | sm_env_allocate | sm_env_free | sm_allocate | sm_free |"
+	@echo "|---|---:|---:|---:|---:|"
+	@for b in exe so; do \
+	   [ $$b = exe ] && row="| the executable" || row="| a shared library (-fPIC), called through the PLT"; \
+	   for f in pic_env_allocate pic_env_free pic_allocate pic_free; do \
+	     n=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --collect-atstart=no \
+	          "--toggle-collect=$$f*" ./$(BENCH_DIR)/pic_$$b 2>&1 | sed -n 's/.*Collected : //p'); \
+	     row="$$row | $$(awk -v n="$$n" 'BEGIN { printf "%.1f", n / $(PIC_CALLS) }')"; \
+	   done; \
+	   echo "$$row |"; \
+	 done
+
+bench: $(BENCH_BIN) $(PIC_EXE) $(PIC_SO) | deps-bench-run
 	@mkdir -p $(BENCH_RESULTS)
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
 	 [ -n "$$(git status --porcelain -- $(HEADER) $(BENCH_SRCS) 2>/dev/null)" ] && commit="$$commit, modified"; \
 	 echo "./$(BENCH_BIN) --reps $(BENCH_REPS) --data $(BENCH_DIR)/chart.dat --commit '$$commit' $(BENCH_ARGS)"; \
 	 ./$(BENCH_BIN) --reps $(BENCH_REPS) --data $(BENCH_DIR)/chart.dat --commit "$$commit" \
 	   $(BENCH_ARGS) > $(BENCH_DIR)/results.md
+	@{ printf '\n### The fast paths in a position-independent build\n\nInstructions per call '; \
+	   printf '(callgrind, %s calls of each, with the loop around them; bench/pic.c):\n\n' $(PIC_CALLS); \
+	   $(MAKE) -s bench-pic; } >> $(BENCH_DIR)/results.md
 	$(GNUPLOT) -e "datafile='$(BENCH_DIR)/chart.dat'; outfile='$(BENCH_DIR)/chart.svg'" bench/chart.gp
 	cp $(BENCH_DIR)/results.md $(BENCH_RESULTS)/results.md
 	cp $(BENCH_DIR)/chart.svg $(BENCH_RESULTS)/chart.svg
