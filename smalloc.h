@@ -297,13 +297,17 @@ CONTENTS
    path compares one word. Other threads remember their cursor in the last four environments
    they used by name (direct-mapped on the handle); one that alternates between more may take
    the lock when it switches.
-   sm_free: O(1) and without a lock in an environment without flags, whichever thread allocated
-   the block and whichever chunk holds it: a process-wide page map leads from any address to its
-   chunk. Blocks with a chunk of their own, and every block of an environment with flags, are
-   marked free under the environment's lock. Rolling the bump back takes no lock: it waits for
-   the mark-frees of other threads in progress in that chunk, so that a double free racing with
-   it is refused cleanly. The page map costs 16 bytes per 4 KiB page that chunks have occupied
-   (nodes of 32 and 64 KiB from SMALLOC_REALLOC, kept for the life of the process).
+   sm_free: O(1) and without a lock, whichever thread allocated the block and whichever chunk
+   holds it: a process-wide page map leads from any address to its chunk. A block of the
+   calling thread's current chunk costs a bitmap test and a locked bit set (a few dozen
+   instructions with the call); one elsewhere, the page map's three loads more. Blocks with a
+   chunk of their own, and every block of an SM_TRACK environment, are marked free under the
+   environment's lock. Rolling the bump back takes no lock: it waits for the mark-frees of
+   other threads in progress in that chunk, so that a double free racing with it is refused
+   cleanly; a chunk whose thread has moved on to another is never rolled back, and mark-frees
+   there skip that handshake. The page map costs 48 bytes (24 on 32-bit targets) per 4 KiB page
+   that chunks have occupied, in nodes from SMALLOC_REALLOC kept for the life of the process
+   (leaves of 192 KiB and inner nodes of 32 KiB; leaves of 96 KiB on 32-bit targets).
    Destroy and reset: proportional to the number of chunks.
    Create and destroy in steady state: a thread keeps the last four environments it destroyed
    (those using malloc, SMALLOC_CACHE_SIZE > 0) with up to 256 KiB of their chunks (single
@@ -313,10 +317,16 @@ CONTENTS
    (sm_env_stats: chunks, backing_bytes) start with the chunks it kept. sm_cache_trim and thread
    exit give them back.
    Environments with flags: an allocation is a call, a cache lookup and the bump; SM_TRACK adds
-   a record (its array grows under the lock), SM_RECYCLE a look at one or two lists first,
-   SM_POISON the poisoning. Mark-free takes no lock with SM_POISON and SM_RECYCLE (a block
-   another thread allocated goes on that thread's remote list, which it takes back when its
-   own lists run dry), but does with SM_TRACK; rolling back takes it with SM_RECYCLE.
+   a record (its array grows under the lock), SM_POISON the poisoning. SM_RECYCLE first looks
+   at the list of the block's size class: one class per granule count up to 32 granules, each
+   taken whole; above, one per power of two, where up to eight blocks are looked at for one
+   long enough before the first of the next class. When an exact class is empty, a block of one
+   of the next four is cut to size and its rest stays marked free on its own list. With
+   SM_RECYCLE alone, the first thread's allocations skip the cache lookup. Mark-free takes no
+   lock with SM_POISON and SM_RECYCLE (a block another thread allocated goes on that thread's
+   remote list, which it takes back when its own lists run dry), but does with SM_TRACK;
+   rolling back takes it with SM_RECYCLE. Recycled memory is not merged with its neighbours:
+   a long-lived environment whose sizes drift holds more than malloc would.
    The chunk cache: environments whose backing allocator is malloc (config NULL, or alloc and
    free NULL) give their chunks, cursors and themselves to a process-wide cache when they are
    destroyed or reset chunks go back, and the next ones take from it (a lock taken once per
@@ -579,11 +589,18 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
    back at the same moment.
 
    Mark-free. A block of the calling thread's own chunk: set its freed bit; if it was the last
-   block, move the top back over it and over the marked-free blocks below (rollback). Any
-   other block: announce the free in the chunk's in-flight count, check the top and the start
-   bit, set the freed bit, retract. A rollback clears start bits first, then waits for the count
-   to reach zero before it clears freed bits, so the two never leave a stale bit behind. With
-   flags (SM_TRACK, SM_POISON, SM_RECYCLE) the second kind runs under the environment's lock.
+   block, move the top back over it (rollback; without SM_RECYCLE also over the marked-free
+   blocks below). A block of a chunk another thread bumps: announce the free in the chunk's
+   in-flight count, check the top and the start bit, set the freed bit, retract. A rollback
+   clears start bits first, then waits for the count to reach zero before it clears freed bits,
+   so the two never leave a stale bit behind. A chunk whose cursor has moved on is `retired`:
+   nothing rolls it back until a reset, so a mark-free there only checks and sets. Only SM_TRACK
+   and blocks with a chunk of their own take the environment's lock.
+
+   Recycling (SM_RECYCLE). A marked-free block goes on a list of its size class, kept by the
+   cursor that bumped its chunk (another thread's free goes on that cursor's remote list, taken
+   over when its own lists run dry). An allocation takes a block of its class, or cuts one of a
+   slightly larger class, before it bumps; the rest of a cut block is marked free in turn.
 
    Locks. The environment's lock guards its chunk list, cursor list, spares, figures and
    recycling lists: taken for a new chunk or cursor, stats, reports and describe, never for
