@@ -62,11 +62,12 @@ CONTENTS
                                    however small the environments released lately (default
                                    64 MiB; 0 turns the cache off). See COSTS.
    SMALLOC_TLS_DYNAMIC             use the compiler's default thread-local storage model. Without
-                                   it, gcc and clang on ELF targets use initial-exec, so that a
-                                   shared library's fast path reads its thread state directly; a
-                                   library loaded with dlopen then takes about 250 bytes of the
-                                   static TLS that glibc reserves for that. Only where the
-                                   implementation is compiled.
+                                   it, gcc and clang on ELF targets use initial-exec (local-exec
+                                   when compiling for an executable), so that a shared library's
+                                   fast path reads its thread state directly; a library loaded
+                                   with dlopen then takes about 250 bytes of the static TLS that
+                                   glibc reserves for that. Only where the implementation is
+                                   compiled.
    SMALLOC_DEBUG                   check the library's invariants with SMALLOC_ASSERT: the functions
                                    that need an environment's lock assert that the calling thread
                                    holds it, and each time the lock is let go every chunk of the
@@ -941,8 +942,12 @@ static void *sm__take_list(void **head) { return __atomic_exchange_n(head, (void
 /* The initial-exec model keeps the thread-local state one instruction away in a shared library
    too (the general-dynamic default calls __tls_get_addr on every access). Such a library takes
    its few hundred bytes from the static TLS reserve that glibc keeps for dlopen; define
-   SMALLOC_TLS_DYNAMIC to use the default model instead. */
+   SMALLOC_TLS_DYNAMIC to use the default model instead. Code for an executable (-fPIE, or no
+   -fPIC) uses local-exec, whose offset is a constant in the instruction. */
 #if !defined(SMALLOC_NO_THREADS) && !defined(SMALLOC_TLS_DYNAMIC) && defined(__ELF__) && \
+    (defined(__GNUC__) || defined(__clang__)) && (defined(__PIE__) || !defined(__PIC__))
+#define SM__TLS_MODEL __attribute__((tls_model("local-exec")))
+#elif !defined(SMALLOC_NO_THREADS) && !defined(SMALLOC_TLS_DYNAMIC) && defined(__ELF__) && \
     (defined(__GNUC__) || defined(__clang__))
 #define SM__TLS_MODEL __attribute__((tls_model("initial-exec")))
 #else
