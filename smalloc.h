@@ -3339,9 +3339,18 @@ static size_t sm__env_bytes(unsigned flags)
     return sizeof(sm_env) + ((flags & SM_RECYCLE) ? 2 * SM__BINS * sizeof(void *) : 0);
 }
 
+/* What a thread keeps of the environments it destroys, for the next ones it creates. */
+#define SM__SPARE_ENVS  4
+#define SM__SPARE_BYTES ((size_t)256 << 10)   /* of chunks, per environment kept */
+
 /* Sets env up for a checked configuration whose alloc and free are filled in. */
 static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int cached)
 {
+    /* a parked environment's first thread goes on growing where it stopped (up to an eighth of
+       what a thread keeps of an environment), so that blocks that fitted in the chunks it kept
+       do not get chunks of their own at every request */
+    if (env->chunk_size != chunk || env->solo.next_size < chunk || env->solo.next_size > SM__SPARE_BYTES / 8)
+        env->solo.next_size = chunk;
     env->owner = NULL;
     env->alloc = cfg->alloc;
     env->free = cfg->free;
@@ -3359,7 +3368,6 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
        has no parent, children or siblings (sm__env_delete) */
     env->orphans = (cfg->flags & SM_RECYCLE) ? (void **)(void *)(env + 1) : NULL;
     /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
-    env->solo.next_size = chunk;
     if (SM__LOAD(&env->solo.thread) == SM__ME) {
         sm__solo_owned(env);
     } else {
@@ -3543,10 +3551,6 @@ static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
     env->norphans = 0;
     return out;
 }
-
-/* What a thread keeps of the environments it destroys, for the next ones it creates. */
-#define SM__SPARE_ENVS  4
-#define SM__SPARE_BYTES ((size_t)256 << 10)   /* of chunks, per environment kept */
 
 /* Keeps env, its handles made stale and its blocks released, in the calling thread's cache
    with its chunks (up to SM__SPARE_BYTES), its lock and its slot; 0 if it cannot be kept. */
