@@ -3563,8 +3563,12 @@ static int sm__env_park(sm_env *env)
         !sm__self())
         return 0;
     sm__slot_stale(env);
-    /* this thread's solo cursor stays on its chunk: the next create here allocates at once */
-    keep = SM__LOAD(&env->solo.thread) == SM__ME ? &env->solo : NULL;
+    /* this thread's solo cursor stays on its chunk, if it is not larger than what a thread keeps:
+       the next create here allocates at once */
+    keep = SM__LOAD(&env->solo.thread) == SM__ME &&
+           (!env->solo.chunk || env->solo.chunk->size <= SM__SPARE_BYTES) ? &env->solo : NULL;
+    if (keep && keep->chunk)
+        kept = keep->chunk->size;
     sm__chunks_give_back(env, sm__env_clear(env, keep, 1));
     cursors = env->cursors;
     if (cursors && stbds_arrlenu(cursors) > (size_t)(keep != NULL)) {

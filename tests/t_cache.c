@@ -324,9 +324,30 @@ TEST(parked_single_chunk_is_no_block)
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
 }
 
+/* A destroyed environment waits in the thread's cache with at most 256 KiB of its chunks, the
+   chunk its first thread was bumping included: one that had grown a large chunk does not hand
+   it to the next environment created (which held 1 MiB from the start). */
+TEST(parked_environment_keeps_no_large_chunk)
+{
+    sm_config cfg;
+    sm_env *env;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.chunk_size = (size_t)1 << 20;
+    env = sm_env_create(&cfg, NULL);
+    REQUIRE(env != NULL);
+    REQUIRE(sm_env_allocate(env, 64, NULL) != NULL);
+    CHECK(tu_stats(env).backing_bytes >= cfg.chunk_size);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    env = sm_env_create(NULL, NULL);
+    REQUIRE(env != NULL);
+    CHECK(tu_stats(env).backing_bytes <= ((size_t)256 << 10) + 65536);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+}
+
 void suite_cache(void)
 {
     RUN(parked_single_chunk_is_no_block);
+    RUN(parked_environment_keeps_no_large_chunk);
     RUN(cache_reuses_memory);
     RUN(cache_reset_gives_single_chunks);
     RUN(cache_not_for_custom_backing);
