@@ -1192,6 +1192,23 @@ static void print_targets(double mem_ratio, double scaling)
             snprintf(m, sizeof m, "%.2f× the fastest peer (%s)", r, p >= 0 ? adapters[p].label : "?");
             target(what, m, r < 0 ? -1 : r < 1);
         }
+    for (w = W_REQ_DESTROY; w <= W_REQ_RESET; w++)
+        for (a = A_SMENV; a <= A_SMIMP; a++) {
+            char what[160];
+            double fewest = -1;
+            if (ir_op[w][A_APR] > 0 && ir_op[w][A_OBSTK] > 0)
+                fewest = ir_op[w][A_APR] < ir_op[w][A_OBSTK] ? ir_op[w][A_APR] : ir_op[w][A_OBSTK];
+            r = ir_op[w][a] > 0 && fewest > 0 ? ir_op[w][a] / fewest : -1;
+            snprintf(what, sizeof what, "%s: %s in fewer instructions than the APR pool and the obstack",
+                     workloads[w].title, a == A_SMENV ? "sm_env_allocate" : "sm_allocate");
+            snprintf(m, sizeof m, "%.1f vs %.1f: %.2f×", ir_op[w][a], fewest, r);
+            target(what, m, r < 0 ? -1 : r < 1);
+            r = ir_op[w][a] > 0 && ir_op[w][A_BUMPC] > 0 ? ir_op[w][a] / ir_op[w][A_BUMPC] : -1;
+            snprintf(what, sizeof what, "%s: %s within 1.3× of the caching bump pointer (instructions)",
+                     workloads[w].title, a == A_SMENV ? "sm_env_allocate" : "sm_allocate");
+            snprintf(m, sizeof m, "%.1f vs %.1f: %.2f×", ir_op[w][a], ir_op[w][A_BUMPC], r);
+            target(what, m, r < 0 ? -1 : r <= 1.3);
+        }
     w = W_REQ_RESET;
     b = best_bump(w);
     r = state[w][A_SMENV] == 1 && b > 0 ? med[w][A_SMENV] / b : -1;
@@ -1205,6 +1222,9 @@ static void print_targets(double mem_ratio, double scaling)
         r = state[w][A_SMREC] == 1 && state[w][A_GLIBC] == 1 ? med[w][A_SMREC] / med[w][A_GLIBC] : -1;
         snprintf(m, sizeof m, "%.2f× glibc", r);
         target("churn: SM_RECYCLE time no worse than glibc", m, r < 0 ? -1 : r <= 1.0);
+        r = state[w][A_SMREC] == 1 && state[w][A_MIMAL] == 1 ? med[w][A_SMREC] / med[w][A_MIMAL] : -1;
+        snprintf(m, sizeof m, "%.2f× the mimalloc heap", r);
+        target("churn: SM_RECYCLE time within 2× a mimalloc heap's", m, r < 0 ? -1 : r <= 2.0);
         r = rss_mib[w][A_SMREC] >= 0 && rss_mib[w][A_GLIBC] > 0 ? rss_mib[w][A_SMREC] / rss_mib[w][A_GLIBC] : -1;
         snprintf(m, sizeof m, "%.1f MiB vs %.1f MiB: %.2f×", rss_mib[w][A_SMREC], rss_mib[w][A_GLIBC], r);
         target("churn: SM_RECYCLE peak RSS at most 1.5× glibc's", m, r < 0 ? -1 : r <= 1.5);

@@ -77,11 +77,11 @@ $(PIC_SO): bench/pic.c $(PIC_LIB) mk/bench.mk
 
 .PHONY: bench-pic
 bench-pic: $(PIC_EXE) $(PIC_SO) | deps-valgrind
-	@echo "| smalloc built into | sm_env_allocate | sm_env_free | sm_allocate | sm_free |"
-	@echo "|---|---:|---:|---:|---:|"
+	@echo "| smalloc built into | sm_env_allocate | sm_env_free | sm_allocate | sm_free | create, allocate, destroy | enable, allocate, disable |"
+	@echo "|---|---:|---:|---:|---:|---:|---:|"
 	@for b in exe so; do \
 	   [ $$b = exe ] && row="| the executable" || row="| a shared library (-fPIC), called through the PLT"; \
-	   for f in pic_env_allocate pic_env_free pic_allocate pic_free; do \
+	   for f in pic_env_allocate pic_env_free pic_allocate pic_free pic_create pic_enable; do \
 	     n=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --collect-atstart=no \
 	          "--toggle-collect=$$f*" ./$(BENCH_DIR)/pic_$$b 2>&1 | sed -n 's/.*Collected : //p'); \
 	     row="$$row | $$(awk -v n="$$n" 'BEGIN { printf "%.1f", n / $(PIC_CALLS) }')"; \
