@@ -352,7 +352,8 @@ CONTENTS
           sm_cache_limit; an O(1) page map and mark-free without a lock; released environments
           reused per thread; callbacks run with no lock held; fork handlers; unloading;
           backing memory of any alignment; threads that exit leave their cursors to others;
-          SMALLOC_DEBUG.
+          SMALLOC_DEBUG; SM_RECYCLE looks further into its larger classes and cuts larger
+          blocks to size.
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
