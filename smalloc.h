@@ -1388,7 +1388,8 @@ static int sm__bit(const size_t *map, size_t i)
     return (int)((SM__LOAD(&map[i / SM__WBITS]) >> (i % SM__WBITS)) & 1u);
 }
 
-/* Start bits have a single writer, the owner of the chunk's cursor. */
+/* The start bits of a chunk a cursor bumps have a single writer, the cursor's thread (those of
+   a retired chunk are set with sm__fetch_or: sm__bin_cut). */
 static void sm__set_start(size_t *map, size_t i)
 {
     size_t *w = &map[i / SM__WBITS];
@@ -2450,8 +2451,8 @@ static sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
 
 /* When the exact class of n granules is empty: a block of one of the next few exact classes,
    cut to n granules and claimed, or NULL. Cutting writes a start bit, so only blocks of chunks
-   whose start bits no other thread writes qualify: the calling thread's current chunk (c is
-   its cursor) and chunks no cursor bumps any more. The rest is marked free (its freed bit
+   that no other thread bumps qualify: the calling thread's current chunk (c is its cursor) and
+   chunks no cursor bumps any more. The rest is marked free (its freed bit
    before its start bit, so that no other thread takes it for a live block) and goes on its
    list. Not with SM_TRACK, whose records follow the blocks. */
 static void *sm__bin_cut(sm_env *env, const sm__cursor *c, void **bins, size_t n)
@@ -2472,7 +2473,9 @@ static void *sm__bin_cut(sm_env *env, const sm__cursor *c, void **bins, size_t n
         i = (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN;
         j = i + n;
         (void)sm__fetch_or(&ch->freed[j / SM__WBITS], (size_t)1 << (j % SM__WBITS));
-        sm__set_start(ch->starts, j);
+        /* a retired chunk's blocks may be on several threads' lists (SM_RECYCLE's orphans):
+           two of them may cut there at once */
+        (void)sm__fetch_or(&ch->starts[j / SM__WBITS], (size_t)1 << (j % SM__WBITS));
         sm__bin_push(env, bins, ch, j, k + 1 - n);
         (void)sm__fetch_and(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
         return p;
