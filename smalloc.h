@@ -1408,11 +1408,11 @@ static void sm__clear_start(size_t *map, size_t i)
    it a loop). */
 static void sm__zero_words(size_t *a, size_t *b, size_t n)
 {
-    size_t k;
     if (n > 8) {
         memset(a, 0, n * sizeof *a);
         memset(b, 0, n * sizeof *b);
     } else {
+        size_t k;
         for (k = 0; k < n; k++) {
             SM__STORE(&a[k], (size_t)0);
             SM__STORE(&b[k], (size_t)0);
@@ -2334,9 +2334,9 @@ static sm__link sm__link_get(const sm_env *env, const void *p, size_t granules)
     size_t n = granules > SM__EXACT ? sizeof l : 2 * sizeof(void *);
     sm__reveal(p, n);
     /* copies of constant sizes, which compilers turn into loads */
-    memcpy(&l, p, 2 * sizeof(void *));
+    memcpy(&l, p, offsetof(sm__link, granules));
     if (granules > SM__EXACT)
-        memcpy(&l.granules, (const unsigned char *)p + 2 * sizeof(void *), sizeof l.granules);
+        memcpy(&l.granules, (const unsigned char *)p + offsetof(sm__link, granules), sizeof l.granules);
     else
         l.granules = granules;
     if (env->flags & SM_POISON)
@@ -2348,9 +2348,9 @@ static void sm__link_set(sm_env *env, void *p, const sm__link *l)
 {
     size_t n = l->granules > SM__EXACT ? sizeof *l : 2 * sizeof(void *);
     sm__show(p, n);
-    memcpy(p, l, 2 * sizeof(void *));
+    memcpy(p, l, offsetof(sm__link, granules));
     if (l->granules > SM__EXACT)
-        memcpy((unsigned char *)p + 2 * sizeof(void *), &l->granules, sizeof l->granules);
+        memcpy((unsigned char *)p + offsetof(sm__link, granules), &l->granules, sizeof l->granules);
     if (env->flags & SM_POISON)
         sm__hide(p, n);
 }
@@ -2376,10 +2376,11 @@ static void sm__bin_push(sm_env *env, void **bins, sm__chunk *ch, size_t i, size
 /* A block of at least n granules from bins, taken off its list, or NULL. */
 static void *sm__bin_pop(sm_env *env, void **bins, size_t n)
 {
-    size_t b = sm__bin_of(n), steps;
+    size_t b = sm__bin_of(n);
     void *p = bins[b], *prev = NULL;
     sm__link l, before;
     if (p && n > SM__EXACT) {
+        size_t steps;
         for (steps = 1; (l = sm__link_get(env, p, n)).granules < n; steps++) {
             prev = p;
             before = l;
@@ -3505,7 +3506,6 @@ static void sm__cursor_empty(sm__cursor *c)
 
 static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
 {
-    ptrdiff_t i, n = 0;
     sm__chunk *out = NULL;
     sm__chunk *kept = keep ? keep->chunk : NULL;
     if (kept && stbds_arrlenu(env->cursors) == 1 && stbds_arrlenu(env->chunks) == 1) {
@@ -3513,6 +3513,7 @@ static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
         kept->used = SM__LOAD(&keep->top);
         sm__chunk_clear(env, kept);
     } else {
+        ptrdiff_t i, n = 0;
         for (i = 0; i < stbds_arrlen(env->cursors); i++) {
             sm__cursor *c = env->cursors[i];
             if (c->chunk)
