@@ -132,7 +132,9 @@ CONTENTS
        backing allocator (now and peak, the environment itself and its cursors included) and
        the number of chunks.
        Block bytes are usable sizes (rounded to the alignment granule). Exact while no other
-       thread allocates or marks free in env; a snapshot otherwise.
+       thread allocates or marks free in env; a snapshot otherwise. It counts under env's lock,
+       which allocations that fit and mark-frees do not take: in time proportional to the bytes
+       in use (a word of bitmap per 64 granules) plus the blocks marked free.
    sm_env_handle(env)               the thread handle of env, for sm_set_thread_handle.
    The backing allocator (sm_config.alloc/free/context) is called for chunks, for the
    environment and for one small cursor per thread that allocates in it; free receives the size
@@ -855,6 +857,18 @@ struct sm__align_probe { char c; union { long double ld; long long ll; double d;
 #define SM__NOINLINE
 #define SM__INLINE
 #endif
+
+static unsigned sm__popcount(size_t x)
+{
+#if defined(__GNUC__) || defined(__clang__)
+    return (unsigned)__builtin_popcountll((unsigned long long)x);
+#else
+    unsigned n = 0;
+    for (; x; x &= x - 1)
+        n++;
+    return n;
+#endif
+}
 
 static unsigned sm__ctz(size_t x)
 {
@@ -3943,21 +3957,32 @@ SMALLOC_DEF void *sm_env_reallocate(sm_env *env, void *node, size_t old_size, si
 /* Adds a normal chunk's blocks to the figures. */
 static void sm__census(const sm__chunk *ch, sm_stats *s)
 {
+    /* A word at a time: blocks are counted from the bitmaps, and only marked-free blocks and
+       alignment padding (a freed bit without a start bit) are walked to their end; the live
+       blocks fill the rest from the first block on. */
     uintptr_t used = sm__chunk_top(ch);
     size_t end = (size_t)(used - (uintptr_t)ch->payload) / SM__GRAIN;
-    size_t i = sm__next_bit(ch->starts, 0, end);
-    while (i < end) {
-        size_t bytes = (sm__block_end(ch, i, end) - i) * SM__GRAIN;
-        size_t j = sm__next_bit(ch->starts, i + 1, end);
-        if (sm__bit(ch->freed, i)) {
-            s->freed_blocks++;
-            s->freed_bytes += bytes;
-        } else {
-            s->live_blocks++;
-            s->live_bytes += bytes;
+    size_t words = (end + SM__WBITS - 1) / SM__WBITS, k, first = end, other = 0;
+    for (k = 0; k < words; k++) {
+        size_t st = SM__LOAD(&ch->starts[k]), fr = SM__LOAD(&ch->freed[k]);
+        if (k == words - 1 && end % SM__WBITS) {
+            size_t mask = ((size_t)1 << (end % SM__WBITS)) - 1;
+            st &= mask;
+            fr &= mask;
         }
-        i = j;
+        if (first == end && (st | fr))
+            first = k * SM__WBITS + sm__ctz(st | fr);
+        s->live_blocks += sm__popcount(st & ~fr);
+        s->freed_blocks += sm__popcount(st & fr);
+        for (; fr; fr &= fr - 1) {
+            size_t i = k * SM__WBITS + sm__ctz(fr), n = sm__block_end(ch, i, end) - i;
+            other += n;
+            if ((st >> (i % SM__WBITS)) & 1)
+                s->freed_bytes += n * SM__GRAIN;
+        }
     }
+    if (first < end && end - first >= other)
+        s->live_bytes += (end - first - other) * SM__GRAIN;
 }
 
 SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
