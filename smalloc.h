@@ -323,8 +323,8 @@ CONTENTS
    a record (its array grows under the lock), SM_POISON the poisoning. SM_RECYCLE first looks
    at the list of the block's size class: one class per granule count up to 32 granules, each
    taken whole; above, one per power of two, where up to eight blocks are looked at for one
-   long enough before the first of the next class. When an exact class is empty, a block of one
-   of the next four is cut to size and its rest stays marked free on its own list. With
+   long enough before the first of the next class. When an exact class is empty, a block two to
+   five granules longer is cut to size and its rest stays marked free on its own list. With
    SM_RECYCLE alone, the first thread's allocations skip the cache lookup. Mark-free takes no
    lock with SM_POISON and SM_RECYCLE (a block another thread allocated goes on that thread's
    remote list, which it takes back when its own lists run dry), but does with SM_TRACK;
@@ -2461,15 +2461,16 @@ static sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
     return ch;
 }
 
-/* How many exact classes above an empty one sm__bin_cut looks at. */
+/* How many exact classes sm__bin_cut looks at, from the one two granules longer (a rest of one
+   granule would serve few requests). */
 #define SM__CUT_REACH 4
 
 /* When the exact class of n granules is empty: a block of one of the next few exact classes,
    cut to n granules and claimed, or NULL. Cutting writes a start bit, so only blocks of chunks
    that no other thread bumps qualify: the calling thread's current chunk (c is its cursor) and
-   chunks no cursor bumps any more. The rest is marked free (its freed bit
-   before its start bit, so that no other thread takes it for a live block) and goes on its
-   list. Not with SM_TRACK, whose records follow the blocks. */
+   chunks no cursor bumps any more. The rest is marked free (its freed bit before its start bit,
+   so that no other thread takes it for a live block) and goes on its list. Not with SM_TRACK,
+   whose records follow the blocks. */
 static void *sm__bin_cut(sm_env *env, const sm__cursor *c, void **bins, size_t n)
 {
     size_t k;
