@@ -1176,7 +1176,6 @@ struct sm__thread;
 
 struct sm_env {
     const void *solo_fast;        /* the thread that owns `solo`, if the fast path may use it */
-    const void *solo_recycle;     /* the same, for SM_RECYCLE alone (sm__recycle_take) */
     sm__cursor solo;              /* the cursor of the first thread that allocates here */
     uintptr_t handle;             /* (generation << SM__IDX_BITS ^ sm__handle_key) | (slot index + 1) */
     sm__slot *slot;
@@ -2223,11 +2222,10 @@ static int sm__cursor_orphaned(const sm__cursor *c)
     return owner != SM__NOBODY && !SM__LOAD_ACQ(&((const sm__thread *)owner)->alive);
 }
 
-/* The calling thread owns env's solo cursor now: the fast paths that serve it. */
+/* The calling thread owns env's solo cursor now: the fast paths may use it. */
 static void sm__solo_owned(sm_env *env)
 {
     SM__STORE(&env->solo_fast, !env->flags ? SM__ME : SM__NOBODY);
-    SM__STORE(&env->solo_recycle, env->flags == SM_RECYCLE ? SM__ME : SM__NOBODY);
 }
 
 /* A cursor of a thread that has exited, taken over by the calling thread with its chunk and
@@ -2684,7 +2682,6 @@ static void sm__cursor_delete(sm_env *env, sm__cursor *c)
     sm__thread_drop(c->thread);
     if (c == &env->solo) {
         SM__STORE(&env->solo_fast, SM__NOBODY);
-        SM__STORE(&env->solo_recycle, SM__NOBODY);
         SM__STORE(&c->thread, SM__NOBODY);
         return;
     }
@@ -2774,15 +2771,21 @@ static void sm__gather_orphaned(sm_env *env)
     sm__env_unlock(env);
 }
 
+/* The bytes of a block of size bytes with SM_RECYCLE: room for a list link once it is marked
+   free; 0 when the size overflows. */
+static size_t sm__recycled_size(size_t size)
+{
+    size_t n = sm__round(size);
+    return n && n < 2 * sizeof(void *) ? 2 * sizeof(void *) : n;
+}
+
 /* Allocation in an environment with flags, by a thread whose cursor there is c (or NULL). */
 static void *sm__allocate_flagged(sm_env *env, sm__cursor *c, size_t size, size_t alignment,
                                   sm_status *status, const char *file, int line, sm__cursor **cursor)
 {
     void *p = NULL;
-    size_t n = sm__round(size);
+    size_t n = (env->flags & SM_RECYCLE) ? sm__recycled_size(size) : sm__round(size);
     sm_status st = SM_OK;
-    if ((env->flags & SM_RECYCLE) && n && n < 2 * sizeof(void *))
-        n = 2 * sizeof(void *);   /* room for a list link once it is marked free */
     int reuse = (env->flags & SM_RECYCLE) && alignment == SM__GRAIN && n;
     *cursor = c;
     if (reuse) {
@@ -3180,9 +3183,13 @@ static void sm__announce_settled(sm__chunk *ch)
     }
 }
 
+/* Claims the block at p of ch for a thread outside the chunk; a retired chunk needs no
+   announcement, as nothing rolls it back. */
 static int sm__claim(sm__chunk *ch, uintptr_t p)
 {
     int ok;
+    if (SM__LOAD_ACQ(&ch->retired))
+        return sm__claim_bit(ch, p);
     sm__announce(ch);
     ok = sm__claim_bit(ch, p);
     sm__retract(ch);
@@ -3279,8 +3286,6 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uint
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
     if (flags)
         return sm__free_flagged(env, mine, ch, p);
-    if (SM__LOAD_ACQ(&ch->retired))   /* no rollback to keep out */
-        return sm__claim_bit(ch, p) ? SM_OK : SM_INVALID_ARG;
     return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
 }
 
@@ -3388,12 +3393,10 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
        has no parent, children or siblings (sm__env_delete) */
     env->orphans = (cfg->flags & SM_RECYCLE) ? (void **)(void *)(env + 1) : NULL;
     /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
-    if (SM__LOAD(&env->solo.thread) == SM__ME) {
+    if (SM__LOAD(&env->solo.thread) == SM__ME)
         sm__solo_owned(env);
-    } else {
+    else
         SM__STORE(&env->solo_fast, SM__NOBODY);
-        SM__STORE(&env->solo_recycle, SM__NOBODY);
-    }
     env->exits_seen = SM__LOAD(&sm__exits);
 }
 
@@ -3777,13 +3780,11 @@ static void *sm__allocate_in(sm_env *env, sm__cursor *c, size_t size, size_t ali
 static void *sm__recycle_take(sm_env *env, size_t size)
 {
     sm__cursor *c = &env->solo;
-    size_t n = sm__round(size);
+    size_t n = sm__recycled_size(size);
     uintptr_t top;
     void *p;
     if (!n)
         return NULL;
-    if (n < 2 * sizeof(void *))
-        n = 2 * sizeof(void *);   /* room for a list link once it is marked free */
     p = sm__bin_pop(env, c->bins, n / SM__GRAIN);
     if (p) {
         (void)sm__bin_claim(env, p, n / SM__GRAIN);
@@ -3808,7 +3809,8 @@ static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alig
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment == SM__GRAIN && SM__LOAD(&env->solo_recycle) == SM__ME && (p = sm__recycle_take(env, size))) {
+    if (alignment == SM__GRAIN && env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME &&
+        (p = sm__recycle_take(env, size)) != NULL) {
         if (status)
             *status = SM_OK;
         return p;
