@@ -68,6 +68,8 @@ CONTENTS
                                    with dlopen then takes about 250 bytes of the static TLS that
                                    glibc reserves for that. Only where the implementation is
                                    compiled.
+   SMALLOC_NO_INLINE               call sm_env_allocate and sm_allocate in this file instead of
+                                   taking their inline fast path (see COSTS).
    SMALLOC_DEBUG                   check the library's invariants with SMALLOC_ASSERT: the functions
                                    that need an environment's lock assert that the calling thread
                                    holds it, and each time the lock is let go every chunk of the
@@ -86,7 +88,9 @@ CONTENTS
    PATCH) and SMALLOC_VERSION_STRING.
    Where they matter: SMALLOC_STATIC and SMALLOC_DEF change the declarations, so every file that
    includes smalloc.h for the same implementation must define them alike. All the others matter
-   only in the file that defines SMALLOC_IMPLEMENTATION: the other files may define them or not.
+   only in the file that defines SMALLOC_IMPLEMENTATION: the other files may define them or not,
+   except that SMALLOC_NO_INLINE and SMALLOC_TLS_DYNAMIC turn the inline fast path off in each
+   file that defines them.
 
 3. ENVIRONMENTS
    sm_env_create(config, &status)   a new environment; config NULL means all defaults. Calls the
@@ -296,6 +300,14 @@ CONTENTS
    (at most 64 MiB, unless chunk_size itself is larger); a request larger than a quarter of the
    next chunk gets a chunk of its own and does not make later chunks larger. Each block costs
    its size rounded up to the granule (alignof(max_align_t)) plus two bits of bitmap.
+   With gcc or clang on 64-bit x86 and Arm ELF targets (Linux, the BSDs), sm_env_allocate and
+   sm_allocate are also macros whose common case runs inline in the caller: for an environment
+   without flags whose calling thread's cursor has room, a compare with a thread-local word,
+   the fit test, the start bit and the new top (about 20 instructions, none a call); anything
+   else calls the function. The macros read the first fields of the environment, of the
+   cursor and of a handle slot, and the exported thread-local sm__fast_tls (initial-exec), so
+   all files of a program must include the same smalloc.h. (sm_env_allocate)(...), or a pointer
+   to the function, always calls it; SMALLOC_NO_INLINE makes a whole file call it.
    The first thread that allocates in an environment uses a cursor kept inside it: its fast
    path compares one word. Other threads remember their cursor in the last four environments
    they used by name (direct-mapped on the handle); one that alternates between more may take
@@ -355,7 +367,8 @@ CONTENTS
           reused per thread; callbacks run with no lock held; fork handlers; unloading;
           backing memory of any alignment; threads that exit leave their cursors to others;
           SMALLOC_DEBUG; SM_RECYCLE looks further into its larger classes and cuts larger
-          blocks to size.
+          blocks to size; the inline fast path of sm_env_allocate and sm_allocate
+          (SMALLOC_NO_INLINE).
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
@@ -557,6 +570,83 @@ SMALLOC_DEF void  sm_ss_set_client_alloc_free(sm_client_alloc_fn *alloc, sm_clie
 SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_client_free_fn *free,
                                                sm_client_alloc_fn **old_alloc, sm_client_free_fn **old_free);
 
+/* Private from here on: the calling thread's state that the allocation fast paths read. */
+struct sm__cursor;
+struct sm__slot;
+struct sm__thread;
+/* What a thread has attached: the environment and the generation its slot had then. */
+typedef struct sm__attach {
+    struct sm__slot *slot;        /* NULL: no current environment */
+    size_t gen;
+    sm_env *env;
+} sm__attach;
+typedef struct sm__fast_state {
+    struct sm__cursor *fast;      /* its cursor in the current environment for sm_allocate, one
+                                     without room if that has flags, NULL if none yet */
+    sm__attach current;           /* the current environment */
+    struct sm__thread *thread;    /* its identity, as cursors record it; NULL before it has one */
+} sm__fast_state;
+
+/* The inline fast path (COSTS): gcc and clang on 64-bit x86 and Arm ELF targets. There,
+   sm_env_allocate and sm_allocate are also macros, which bump the calling thread's own cursor
+   in the caller when it has room and call the functions otherwise. */
+#if !defined(SMALLOC_NO_INLINE) && !defined(SMALLOC_STATIC) && !defined(SMALLOC_TLS_DYNAMIC) && \
+    (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__) && (defined(__x86_64__) || defined(__aarch64__)) && \
+    ((defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L) || defined(__cplusplus))
+#define SM__INLINE_FAST_PATH 1
+extern __thread sm__fast_state sm__fast_tls __attribute__((tls_model("initial-exec")));
+
+/* The implementation's fit test and bump (SM__FITS, sm__bump) on the first words of a cursor:
+   top, end, base and the start bitmap (it checks that layout, and that a granule is 16 bytes
+   here). clang-tidy does not see the cursor written through __atomic_store_n. */
+#define SM__FITS_INLINE(cursor, top, size) \
+    __builtin_expect((size) - 1 < (size_t)((cursor)[1] - (top)), 1)
+static __inline__ void *sm__bump_inline(__UINTPTR_TYPE__ *cursor, /* NOLINT(readability-non-const-parameter) */
+                                        __UINTPTR_TYPE__ top, size_t size, sm_status *status)
+{
+    size_t granule = (size_t)(top - cursor[2]) / 16;
+    size_t *word = *(size_t **)(void *)&cursor[3] + granule / (sizeof(size_t) * 8);
+    size_t bits = __atomic_load_n(word, __ATOMIC_RELAXED) | (size_t)1 << granule % (sizeof(size_t) * 8);
+    __atomic_store_n(word, bits, __ATOMIC_RELAXED);
+    __atomic_store_n(&cursor[0], top + ((size + 15) & ~(size_t)15), __ATOMIC_RELEASE);
+    if (status)
+        *status = SM_OK;
+    return (void *)top;
+}
+
+/* An environment starts with the thread that may use its first cursor without a check (none
+   while it has flags), then that cursor. */
+static __inline__ void *sm__env_allocate_inline(sm_env *env, size_t size, sm_status *status)
+{
+    if (__builtin_expect(env != NULL, 1) &&
+        __atomic_load_n((const void *const *)(const void *)env, __ATOMIC_RELAXED) ==
+            (const void *)sm__fast_tls.thread) {
+        __UINTPTR_TYPE__ *cursor = (__UINTPTR_TYPE__ *)(void *)((const void **)(void *)env + 1);
+        __UINTPTR_TYPE__ top = __atomic_load_n(&cursor[0], __ATOMIC_RELAXED);
+        if (SM__FITS_INLINE(cursor, top, size))
+            return sm__bump_inline(cursor, top, size, status);
+    }
+    return (sm_env_allocate)(env, size, status);
+}
+
+/* A slot starts with its generation, which destroy changes. */
+static __inline__ void *sm__allocate_inline(size_t size, sm_status *status)
+{
+    __UINTPTR_TYPE__ *cursor = (__UINTPTR_TYPE__ *)(void *)sm__fast_tls.fast;
+    if (__builtin_expect(cursor != NULL, 1) &&
+        __atomic_load_n((const size_t *)(const void *)sm__fast_tls.current.slot, __ATOMIC_ACQUIRE) ==
+            sm__fast_tls.current.gen) {
+        __UINTPTR_TYPE__ top = __atomic_load_n(&cursor[0], __ATOMIC_RELAXED);
+        if (SM__FITS_INLINE(cursor, top, size))
+            return sm__bump_inline(cursor, top, size, status);
+    }
+    return (sm_allocate)(size, status);
+}
+
+#define sm_env_allocate(env, size, status) sm__env_allocate_inline((env), (size), (status))
+#define sm_allocate(size, status)          sm__allocate_inline((size), (status))
+#endif
+
 #ifdef __cplusplus
 }
 #endif
@@ -581,7 +671,9 @@ SMALLOC_DEF void  sm_ss_swap_client_alloc_free(sm_client_alloc_fn *alloc, sm_cli
    chunk of its own, so allocation takes no lock. The first such thread uses the cursor kept
    inside the environment (`solo`), found by comparing one word; others keep theirs in a small
    per-thread cache keyed by the environment's handle. Allocating is: the fit test, the start
-   bit, the new top (sm_env_allocate, sm_allocate). A cursor names its thread by the thread's
+   bit, the new top (sm_env_allocate, sm_allocate); the declarations repeat these few lines on
+   the first words of the environment and cursor, to run them inline in the caller, and the
+   layout they read is checked where the structures are defined. A cursor names its thread by the thread's
    record, which lives until the thread has exited and no cursor names it; a thread that
    needs a cursor first takes over one whose thread has exited, with its chunk and its lists.
 
@@ -1166,7 +1258,7 @@ typedef struct sm__cursor {
 /* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
    destroyed environment can still read its slot's generation, which destroy bumps. */
 typedef struct sm__slot {
-    uintptr_t gen;
+    size_t gen;
     sm_env *env;                  /* the environment its handles name now, or NULL */
     sm_env *holder;               /* the environment holding the slot, even while parked */
     size_t next_free;             /* free list: index + 1, 0 at the end */
@@ -1210,6 +1302,16 @@ struct sm_env {
 
 typedef struct sm__cleanup { sm_cleanup_fn *fn; void *data; } sm__cleanup;
 
+#ifdef SM__INLINE_FAST_PATH
+/* The layout the inline fast path reads (sm__bump_inline, sm__env_allocate_inline and
+   sm__allocate_inline): a compile error here means they no longer match. */
+typedef char sm__inline_layout_check[
+    offsetof(sm_env, solo_fast) == 0 && offsetof(sm_env, solo) == sizeof(void *) &&
+    offsetof(sm__cursor, top) == 0 && offsetof(sm__cursor, end) == sizeof(uintptr_t) &&
+    offsetof(sm__cursor, base) == 2 * sizeof(uintptr_t) && offsetof(sm__cursor, starts) == 3 * sizeof(uintptr_t) &&
+    offsetof(sm__slot, gen) == 0 && SM__GRAIN == 16 ? 1 : -1];
+#endif
+
 /* The environment's lock. With SMALLOC_DEBUG it knows its holder, for SM__ASSERT_LOCKED in the
    functions that need it (named *_locked), and checks the environment's invariants each time
    it is let go (sm__check_env). */
@@ -1220,13 +1322,6 @@ static void sm__check_env(const sm_env *env);
 #else
 #define SM__ASSERT_LOCKED(env) ((void)(env))
 #endif
-
-/* What a thread has attached: the environment and the generation its slot had then. */
-typedef struct sm__attach {
-    sm__slot *slot;               /* NULL: no current environment */
-    uintptr_t gen;
-    sm_env *env;
-} sm__attach;
 
 /* An environment the thread enabled, and what was current before it. */
 typedef struct sm__frame {
@@ -1251,16 +1346,14 @@ typedef struct sm__jmp { jmp_buf buf; } sm__jmp;
 #define SM__CACHE_WAYS 4u
 #define SM__CACHE_WAY(handle) ((size_t)(handle) & (SM__CACHE_WAYS - 1))
 
-/* The calling thread's state. The first fields serve the allocation fast paths, which an
-   environment with flags must not take: for those, the fast-path fields hold sm__blocked, a
-   cursor without room, and the real cursor is kept beside it. */
+/* The calling thread's state. What the allocation fast paths read is apart, in sm__fast_tls
+   (declared with the public functions, for the inline fast path). An environment with flags
+   must not take those paths: for it, sm__fast_tls.fast is sm__blocked, a cursor without room,
+   and the real cursor is sm__t.cursor. */
 typedef struct sm__tls {
-    sm__cursor *fast;             /* fast path: this thread's cursor in the current environment */
-    sm__attach current;           /* the current environment */
     uintptr_t cache_handle[SM__CACHE_WAYS];   /* handles of environments used through sm_env_*, */
     sm__cursor *cache_cursor[SM__CACHE_WAYS]; /* and this thread's cursors there, by SM__CACHE_WAY */
     sm__cursor *cursor;           /* the real cursor in the current environment, or NULL */
-    sm__thread *thread;           /* this thread's record (sm__self), or NULL */
     sm_client_alloc_fn *client_alloc;
     sm_client_free_fn *client_free;
     sm__jmp *oom;                 /* where a failed stb_ds growth returns to */
@@ -1269,10 +1362,17 @@ typedef struct sm__tls {
 } sm__tls;
 
 static SM__TLS sm__tls sm__t SM__TLS_MODEL;
+/* Exported where the inline fast path can read it (even from a file built without it), with
+   __thread: C++'s thread_local would reach an extern variable through a wrapper call. */
+#if !defined(SMALLOC_STATIC) && (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__)
+__thread sm__fast_state sm__fast_tls SM__TLS_MODEL;
+#else
+static SM__TLS sm__fast_state sm__fast_tls SM__TLS_MODEL;
+#endif
 static sm__cursor sm__blocked;    /* no chunk, no room: never written */
 /* The calling thread's identity, as cursors record it: its record (NULL before it has one), and
    the owner of a cursor nobody owns. */
-#define SM__ME     ((const void *)sm__t.thread)
+#define SM__ME     ((const void *)sm__fast_tls.thread)
 #define SM__NOBODY ((const void *)&sm__blocked)
 static size_t sm__exits;          /* threads with a record that have exited so far (atomic) */
 static sm__thread *sm__self(void);
@@ -2238,7 +2338,7 @@ static sm__cursor *sm__cursor_adopt(sm_env *env)
         sm__cursor *c = env->cursors[i];
         if (sm__cursor_orphaned(c)) {
             sm__thread_drop(c->thread);
-            sm__thread_hold(sm__t.thread);
+            sm__thread_hold(sm__fast_tls.thread);
             SM__STORE(&c->thread, SM__ME);
             if (c == &env->solo)
                 sm__solo_owned(env);
@@ -2663,7 +2763,7 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
         memset(c, 0, sizeof *c);
         c->raw = raw;
     }
-    sm__thread_hold(sm__t.thread);
+    sm__thread_hold(sm__fast_tls.thread);
     SM__STORE(&c->thread, SM__ME);
     c->next_size = env->chunk_size;
     if (env->flags & SM_RECYCLE) {
@@ -2698,7 +2798,7 @@ static void *sm__allocate_slow(sm_env *env, size_t size, size_t alignment, sm_st
     void *p = NULL;
     int fresh = 0;
     sm_status st = SM_OUT_OF_MEMORY;
-    if (!sm__t.thread && !sm__self()) {
+    if (!sm__fast_tls.thread && !sm__self()) {
         /* a thread's first cursor: the record that names it, and its thread-exit hook */
         *cursor = NULL;
         if (status)
@@ -3822,7 +3922,7 @@ static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alig
     return p;
 }
 
-SMALLOC_DEF void *sm_env_allocate(sm_env *env, size_t size, sm_status *status)
+SMALLOC_DEF void *(sm_env_allocate)(sm_env *env, size_t size, sm_status *status)
 {
     if (SM__LIKELY(env != NULL) && SM__LOAD(&env->solo_fast) == SM__ME) {
         sm__cursor *c = &env->solo;
@@ -4374,8 +4474,8 @@ SMALLOC_DEF char *sm_env_printf(sm_env *env, sm_status *status, const char *form
 
 static void sm__attach_to(const sm__attach *at)
 {
-    sm__t.current = *at;
-    sm__t.fast = NULL;
+    sm__fast_tls.current = *at;
+    sm__fast_tls.fast = NULL;
     sm__t.cursor = NULL;
 }
 
@@ -4387,7 +4487,7 @@ static void sm__attach_to(const sm__attach *at)
 static void sm__thread_end(sm__thread *rec)
 {
     static const sm__attach none = { NULL, 0, NULL };
-    if (sm__t.thread != rec)
+    if (sm__fast_tls.thread != rec)
         return;
     while (stbds_arrlen(rec->frames) > 0) {
         sm__frame frame = stbds_arrpop(rec->frames);
@@ -4402,7 +4502,7 @@ static void sm__thread_end(sm__thread *rec)
     /* its cursors in environments that live on may now be taken over */
     SM__STORE_REL(&rec->alive, 0);
     (void)SM__FETCH_ADD(&sm__exits, (size_t)1);
-    sm__t.thread = NULL;
+    sm__fast_tls.thread = NULL;
     sm__thread_drop(rec);
 }
 #endif
@@ -4444,7 +4544,7 @@ __attribute__((destructor)) static void sm__unload(void)
 
 static sm__thread *sm__self(void)
 {
-    sm__thread *rec = sm__t.thread;
+    sm__thread *rec = sm__fast_tls.thread;
     if (!rec) {
         rec = (sm__thread *)SMALLOC_REALLOC(NULL, sizeof *rec);
         if (!rec)
@@ -4456,7 +4556,7 @@ static sm__thread *sm__self(void)
             SMALLOC_FREE(rec);
             return NULL;
         }
-        sm__t.thread = rec;
+        sm__fast_tls.thread = rec;
     }
     return rec;
 }
@@ -4464,18 +4564,18 @@ static sm__thread *sm__self(void)
 /* SM_OK when the thread's current environment is usable, else why not. */
 static sm_status sm__current(void)
 {
-    if (!sm__t.current.slot)
+    if (!sm__fast_tls.current.slot)
         return SM_NO_ENVIRONMENT;
-    return SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen ? SM_OK : SM_INVALID_HANDLE;
+    return SM__LOAD_ACQ(&sm__fast_tls.current.slot->gen) == sm__fast_tls.current.gen ? SM_OK : SM_INVALID_HANDLE;
 }
 
 /* Remembers c as the calling thread's cursor in the environment that was current (at) when
    the call began, if it still is: a backing allocator may have attached the thread elsewhere. */
 static void sm__current_cursor(const sm__attach *at, sm__cursor *c)
 {
-    if (c && sm__t.current.slot == at->slot && sm__t.current.gen == at->gen) {
+    if (c && sm__fast_tls.current.slot == at->slot && sm__fast_tls.current.gen == at->gen) {
         sm__t.cursor = c;
-        sm__t.fast = at->env->flags ? &sm__blocked : c;
+        sm__fast_tls.fast = at->env->flags ? &sm__blocked : c;
     }
 }
 
@@ -4496,7 +4596,7 @@ SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
     if (!frame.env)
         return st;
     frame.env->owner = rec;
-    frame.prev = sm__t.current;
+    frame.prev = sm__fast_tls.current;
     SM__ARRPUT(rec->frames, frame);
     at.slot = frame.env->slot;
     at.gen = SM__LOAD(&at.slot->gen);
@@ -4514,15 +4614,15 @@ SMALLOC_DEF sm_status sm_enable_allocate(void)
 SMALLOC_DEF sm_status sm_disable_allocate(void)
 {
     sm_status st = sm__current();
-    sm__thread *rec = sm__t.thread;
+    sm__thread *rec = sm__fast_tls.thread;
     sm__frame frame;
     ptrdiff_t i;
     if (st != SM_OK)
         return st;
-    if (!rec || sm__t.current.env->owner != rec)
+    if (!rec || sm__fast_tls.current.env->owner != rec)
         return SM_INVALID_ARG;
     i = stbds_arrlen(rec->frames) - 1;
-    while (i >= 0 && rec->frames[i].env != sm__t.current.env)
+    while (i >= 0 && rec->frames[i].env != sm__fast_tls.current.env)
         i--;
     SMALLOC_ASSERT(i >= 0);   /* an environment the thread owns has its frame */
     if (i < 0)
@@ -4539,7 +4639,7 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
 static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status *status, const char *file, int line)
 {
     sm_status st = sm__current();
-    sm__attach at = sm__t.current;
+    sm__attach at = sm__fast_tls.current;
     sm__cursor *c;
     void *p;
     if (st != SM_OK) {
@@ -4557,10 +4657,10 @@ static SM__NOINLINE void *sm__allocate(size_t size, size_t alignment, sm_status 
     return p;
 }
 
-SMALLOC_DEF void *sm_allocate(size_t size, sm_status *status)
+SMALLOC_DEF void *(sm_allocate)(size_t size, sm_status *status)
 {
-    sm__cursor *c = sm__t.fast;
-    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen) {
+    sm__cursor *c = sm__fast_tls.fast;
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__fast_tls.current.slot->gen) == sm__fast_tls.current.gen) {
         uintptr_t top = SM__LOAD(&c->top);
         if (SM__FITS(c, top, size)) {
             if (status)
@@ -4589,21 +4689,21 @@ static SM__NOINLINE sm_status sm__free(void *node)
     st = sm__current();
     if (st != SM_OK)
         return st;
-    return sm__free_in(sm__t.current.env, sm__t.cursor, node);
+    return sm__free_in(sm__fast_tls.current.env, sm__t.cursor, node);
 }
 
 SMALLOC_DEF sm_status sm_free(void *node)
 {
-    sm__cursor *c = sm__t.fast;
-    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__t.current.slot->gen) == sm__t.current.gen)
-        return sm__free_mine(sm__t.current.env, c, sm__t.cursor, (uintptr_t)node);
+    sm__cursor *c = sm__fast_tls.fast;
+    if (SM__LIKELY(c != NULL) && SM__LOAD_ACQ(&sm__fast_tls.current.slot->gen) == sm__fast_tls.current.gen)
+        return sm__free_mine(sm__fast_tls.current.env, c, sm__t.cursor, (uintptr_t)node);
     return sm__free(node);
 }
 
 SMALLOC_DEF void *sm_reallocate(void *node, size_t old_size, size_t new_size, sm_status *status)
 {
     sm_status st = sm__current();
-    sm__attach at = sm__t.current;
+    sm__attach at = sm__fast_tls.current;
     sm__cursor *c;
     void *p;
     if (st != SM_OK) {
@@ -4621,7 +4721,7 @@ SMALLOC_DEF sm_thread_handle sm_get_thread_handle(sm_status *status)
     sm_status st = sm__current();
     sm_thread_handle h = NULL;
     if (st == SM_OK)
-        h = (sm_thread_handle)sm__t.current.env->handle;
+        h = (sm_thread_handle)sm__fast_tls.current.env->handle;
     else if (st == SM_NO_ENVIRONMENT)
         st = SM_OK;
     if (status)
@@ -4634,7 +4734,7 @@ SMALLOC_DEF sm_env *sm_current_env(sm_status *status)
     sm_status st = sm__current();
     if (status)
         *status = st;
-    return st == SM_OK ? sm__t.current.env : NULL;
+    return st == SM_OK ? sm__fast_tls.current.env : NULL;
 }
 
 SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h)
@@ -4661,14 +4761,14 @@ SMALLOC_DEF sm_status sm_set_thread_handle(sm_thread_handle h)
 
 static void *sm__client_default_alloc(size_t size)
 {
-    if (sm__t.current.slot)
+    if (sm__fast_tls.current.slot)
         return sm_allocate(size, NULL);
     return malloc(size ? size : 1);
 }
 
 static sm_status sm__client_default_release(void *ptr)
 {
-    if (sm__t.current.slot)
+    if (sm__fast_tls.current.slot)
         return sm_free(ptr);
     free(ptr);
     return SM_OK;

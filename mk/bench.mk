@@ -54,12 +54,15 @@ $(BENCH_BIN): bench/bench.c bench/workloads.h $(HEADER) mk/bench.mk | deps-bench
 	$(CC) $(ALL_CPPFLAGS) $(BENCH_PKG_I) $(BENCH_PKG_D) $(CSTD) $(WARN) $(WERROR) $(BENCH_OPT) $(BENCH_NOICF) \
 	  -DBENCH_FLAGS='"$(BENCH_OPT)"' $< -o $@ -pthread $(BENCH_LIBS)
 
-bench-build: $(BENCH_BIN) $(PIC_EXE) $(PIC_SO)
+bench-build: $(BENCH_BIN) $(PIC_BINS)
 
-# The fast paths in a position-independent build: bench/pic.c twice, once with the
-# implementation in the executable, once calling it in a shared library.
+# The fast paths in a position-independent build: bench/pic.c with the implementation in the
+# executable and calling it in a shared library, each with the inline fast path and with calls
+# only (SMALLOC_NO_INLINE).
 PIC_EXE = $(BENCH_DIR)/pic_exe
 PIC_SO  = $(BENCH_DIR)/pic_so
+PIC_EXE_CALLS = $(BENCH_DIR)/pic_exe_calls
+PIC_SO_CALLS  = $(BENCH_DIR)/pic_so_calls
 PIC_LIB = $(BENCH_DIR)/libsmalloc_pic.so
 PIC_CALLS = 200000
 PIC_FLAGS = $(ALL_CPPFLAGS) $(CSTD) $(WARN) $(WERROR) $(BENCH_OPT)
@@ -75,12 +78,26 @@ $(PIC_EXE): bench/pic.c $(HEADER) mk/bench.mk | deps
 $(PIC_SO): bench/pic.c $(PIC_LIB) mk/bench.mk
 	$(CC) $(PIC_FLAGS) $< -o $@ -L$(BENCH_DIR) -lsmalloc_pic -Wl,-rpath,'$$ORIGIN' -pthread
 
+$(PIC_EXE_CALLS): bench/pic.c $(HEADER) mk/bench.mk | deps
+	@mkdir -p $(@D)
+	$(CC) $(PIC_FLAGS) -DPIC_IMPLEMENTATION -DSMALLOC_NO_INLINE $< -o $@ -pthread
+
+$(PIC_SO_CALLS): bench/pic.c $(PIC_LIB) mk/bench.mk
+	$(CC) $(PIC_FLAGS) -DSMALLOC_NO_INLINE $< -o $@ -L$(BENCH_DIR) -lsmalloc_pic -Wl,-rpath,'$$ORIGIN' -pthread
+
+PIC_BINS = $(PIC_EXE) $(PIC_EXE_CALLS) $(PIC_SO) $(PIC_SO_CALLS)
+
 .PHONY: bench-pic
-bench-pic: $(PIC_EXE) $(PIC_SO) | deps-valgrind
+bench-pic: $(PIC_BINS) | deps-valgrind
 	@echo "| smalloc built into | sm_env_allocate | sm_env_free | sm_allocate | sm_free | create, allocate, destroy | enable, allocate, disable |"
 	@echo "|---|---:|---:|---:|---:|---:|---:|"
-	@for b in exe so; do \
-	   [ $$b = exe ] && row="| the executable" || row="| a shared library (-fPIC), called through the PLT"; \
+	@for b in exe exe_calls so so_calls; do \
+	   case $$b in \
+	     exe) row="| the executable, inline fast path";; \
+	     exe_calls) row="| the executable, calls (SMALLOC_NO_INLINE)";; \
+	     so) row="| a shared library (-fPIC), inline fast path in the caller";; \
+	     *) row="| a shared library (-fPIC), calls through the PLT (SMALLOC_NO_INLINE)";; \
+	   esac; \
 	   for f in pic_env_allocate pic_env_free pic_allocate pic_free pic_create pic_enable; do \
 	     n=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --collect-atstart=no \
 	          "--toggle-collect=$$f*" ./$(BENCH_DIR)/pic_$$b 2>&1 | sed -n 's/.*Collected : //p'); \
@@ -89,7 +106,7 @@ bench-pic: $(PIC_EXE) $(PIC_SO) | deps-valgrind
 	   echo "$$row |"; \
 	 done
 
-bench: $(BENCH_BIN) $(PIC_EXE) $(PIC_SO) | deps-bench-run
+bench: $(BENCH_BIN) $(PIC_BINS) | deps-bench-run
 	@mkdir -p $(BENCH_RESULTS)
 	@commit=$$(git rev-parse --short HEAD 2>/dev/null || echo unknown); \
 	 [ -n "$$(git status --porcelain -- $(HEADER) $(BENCH_SRCS) 2>/dev/null)" ] && commit="$$commit, modified"; \

@@ -23,6 +23,7 @@ int main(void)
 {
     suite_misc();
     suite_env();
+    suite_inline();
     suite_sites();
     suite_client();
     suite_raise();

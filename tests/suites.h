@@ -8,6 +8,7 @@ void suite_raise(void);
 void suite_faults(void);
 void suite_sites(void);
 void suite_misc(void);
+void suite_inline(void);
 void suite_track(void);
 void suite_describe(void);
 void suite_realloc(void);
