@@ -594,6 +594,7 @@ typedef struct sm__fast_state {
     (defined(__GNUC__) || defined(__clang__)) && defined(__ELF__) && (defined(__x86_64__) || defined(__aarch64__)) && \
     ((defined(__STDC_VERSION__) && __STDC_VERSION__ >= 199901L) || defined(__cplusplus))
 #define SM__INLINE_FAST_PATH 1
+#define SM__SOLO_AT 12
 extern __thread sm__fast_state sm__fast_tls __attribute__((tls_model("initial-exec")));
 
 /* The implementation's fit test and bump (SM__FITS, sm__bump) on the first words of a cursor:
@@ -615,13 +616,13 @@ static __inline__ void *sm__bump_inline(__UINTPTR_TYPE__ *cursor, /* NOLINT(read
 }
 
 /* An environment starts with the thread that may use its first cursor without a check (none
-   while it has flags), then that cursor. */
+   while it has flags); that cursor is SM__SOLO_AT words in. */
 static __inline__ void *sm__env_allocate_inline(sm_env *env, size_t size, sm_status *status)
 {
     if (__builtin_expect(env != NULL, 1) &&
         __atomic_load_n((const void *const *)(const void *)env, __ATOMIC_RELAXED) ==
             (const void *)sm__fast_tls.thread) {
-        __UINTPTR_TYPE__ *cursor = (__UINTPTR_TYPE__ *)(void *)((const void **)(void *)env + 1);
+        __UINTPTR_TYPE__ *cursor = (__UINTPTR_TYPE__ *)(void *)((const void **)(void *)env + SM__SOLO_AT);
         __UINTPTR_TYPE__ top = __atomic_load_n(&cursor[0], __ATOMIC_RELAXED);
         if (SM__FITS_INLINE(cursor, top, size))
             return sm__bump_inline(cursor, top, size, status);
@@ -1266,27 +1267,32 @@ typedef struct sm__slot {
 
 struct sm__thread;
 
+/* Fields that every thread reads at each allocation and mark-free come first (solo_fast,
+   handle, flags), then fields that change rarely, so that the solo cursor, whose top its
+   thread writes at each allocation, starts SM__SOLO_AT words in, on a later cache line: other
+   threads' calls do not wait for that line. The inline fast path relies on solo_fast and
+   SM__SOLO_AT (checked below). */
 struct sm_env {
     const void *solo_fast;        /* the thread that owns `solo`, if the fast path may use it */
-    sm__cursor solo;              /* the cursor of the first thread that allocates here */
     uintptr_t handle;             /* (generation << SM__IDX_BITS ^ sm__handle_key) | (slot index + 1) */
+    unsigned flags;               /* SM_TRACK | SM_POISON | SM_RECYCLE */
+    int cached;                   /* uses malloc, and with it the process-wide chunk cache */
     sm__slot *slot;
     struct sm__thread *owner;     /* the thread that enabled it, NULL for sm_env_create */
-    sm__mutex lock;               /* chunk directory, cursors, growth, figures */
     sm_backing_alloc_fn *alloc;
     sm_backing_free_fn *free;
     void *context;
     size_t chunk_size, max_size;  /* a thread's first normal chunk, and the cap of their growth */
+    sm_report_fn *report;
+    void *report_user;
+    sm__cursor solo;              /* the cursor of the first thread that allocates here */
+    sm__mutex lock;               /* chunk directory, cursors, growth, figures */
     sm__chunk **chunks;           /* stb_ds array sorted by address */
     sm__chunk **spares;           /* stb_ds array: chunks kept by reset, bitmaps cleared */
     sm__cursor **cursors;         /* stb_ds array */
     size_t backing_bytes, backing_peak;
     void *self_base;              /* what the backing allocator returned for this structure, */
     size_t self_size;             /* and its size (with orphans and alignment slack) */
-    unsigned flags;               /* SM_TRACK | SM_POISON | SM_RECYCLE */
-    int cached;                   /* uses malloc, and with it the process-wide chunk cache */
-    sm_report_fn *report;
-    void *report_user;
     void **orphans;               /* SM_RECYCLE: blocks marked free outside their thread's chunk, */
     size_t norphans;              /* and a hint that there are some (atomic) */
     size_t exits_seen;            /* sm__exits when the lists of exited threads were last taken */
@@ -1306,7 +1312,7 @@ typedef struct sm__cleanup { sm_cleanup_fn *fn; void *data; } sm__cleanup;
 /* The layout the inline fast path reads (sm__bump_inline, sm__env_allocate_inline and
    sm__allocate_inline): a compile error here means they no longer match. */
 typedef char sm__inline_layout_check[
-    offsetof(sm_env, solo_fast) == 0 && offsetof(sm_env, solo) == sizeof(void *) &&
+    offsetof(sm_env, solo_fast) == 0 && offsetof(sm_env, solo) == SM__SOLO_AT * sizeof(void *) &&
     offsetof(sm__cursor, top) == 0 && offsetof(sm__cursor, end) == sizeof(uintptr_t) &&
     offsetof(sm__cursor, base) == 2 * sizeof(uintptr_t) && offsetof(sm__cursor, starts) == 3 * sizeof(uintptr_t) &&
     offsetof(sm__slot, gen) == 0 && SM__GRAIN == 16 ? 1 : -1];
@@ -3839,10 +3845,12 @@ SMALLOC_DEF sm_status sm_env_reset(sm_env *env)
    does not match. */
 static sm__cursor *sm__cached_cursor(const sm_env *env)
 {
+    /* the thread's cache first: the solo cursor's line changes at each of its thread's
+       allocations */
     size_t k = SM__CACHE_WAY(env->handle);
-    if (SM__LOAD(&env->solo.thread) == SM__ME)
-        return (sm__cursor *)(uintptr_t)&env->solo;
-    return sm__t.cache_handle[k] == env->handle ? sm__t.cache_cursor[k] : NULL;
+    if (sm__t.cache_handle[k] == env->handle)
+        return sm__t.cache_cursor[k];
+    return SM__LOAD(&env->solo.thread) == SM__ME ? (sm__cursor *)(uintptr_t)&env->solo : NULL;
 }
 
 /* Puts the calling thread's cursor c in env (NULL: none yet) in its cache. */
@@ -3922,10 +3930,19 @@ static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alig
     return p;
 }
 
+/* The fast paths of a thread that does not own env's solo cursor: its cursor there from its
+   cache, or NULL (a miss, or env has flags) for the other paths. */
+static SM__INLINE sm__cursor *sm__cached_fast(const sm_env *env)
+{
+    size_t k = SM__CACHE_WAY(env->handle);
+    return !env->flags && sm__t.cache_handle[k] == env->handle ? sm__t.cache_cursor[k] : NULL;
+}
+
 SMALLOC_DEF void *(sm_env_allocate)(sm_env *env, size_t size, sm_status *status)
 {
-    if (SM__LIKELY(env != NULL) && SM__LOAD(&env->solo_fast) == SM__ME) {
-        sm__cursor *c = &env->solo;
+    sm__cursor *c;
+    if (SM__LIKELY(env != NULL) &&
+        (c = SM__LIKELY(SM__LOAD(&env->solo_fast) == SM__ME) ? &env->solo : sm__cached_fast(env)) != NULL) {
         uintptr_t top = SM__LOAD(&c->top);
         if (SM__FITS(c, top, size)) {
             if (status)
@@ -3964,8 +3981,13 @@ static SM__NOINLINE sm_status sm__env_free_block(sm_env *env, void *node)
 
 SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
 {
-    if (SM__LIKELY(env != NULL) && SM__LOAD(&env->solo_fast) == SM__ME)
-        return sm__free_mine(env, &env->solo, &env->solo, (uintptr_t)node);
+    if (SM__LIKELY(env != NULL)) {
+        sm__cursor *c;
+        if (SM__LIKELY(SM__LOAD(&env->solo_fast) == SM__ME))
+            return sm__free_mine(env, &env->solo, &env->solo, (uintptr_t)node);
+        if ((c = sm__cached_fast(env)) != NULL)
+            return sm__free_mine(env, c, c, (uintptr_t)node);
+    }
     return sm__env_free_block(env, node);
 }
 

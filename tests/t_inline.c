@@ -2,7 +2,9 @@
    functions it falls back to, called by name in parentheses or through a pointer. */
 #include <stdint.h>
 #include <string.h>
+#include "counting.h"
 #include "harness.h"
+#include "threads.h"
 #include "util.h"
 #include "../smalloc.h"
 #include "suites.h"
@@ -45,7 +47,7 @@ TEST(inline_and_called_env_allocations_agree)
         p[i] = i % 3 == 0 ? sm_env_allocate(env, n, &st)
              : i % 3 == 1 ? (sm_env_allocate)(env, n, &st) : by_pointer(env, n, &st);
         CHECK_EQ_INT(st, SM_OK);
-        CHECK(p[i] != NULL && (uintptr_t)p[i] % 16 == 0);
+        CHECK(p[i] != NULL && (uintptr_t)p[i] % TC_MAX_ALIGN == 0);
         if (!p[i])
             return;
         memset(p[i], (int)(i & 0xff), n);
@@ -118,10 +120,80 @@ TEST(inline_path_leaves_flagged_env_to_calls)
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
 }
 
+/* A thread that does not own the solo cursor allocates from its own cursor, which its cache
+   finds (the functions' fast path), and marks free there; the solo thread's blocks stay
+   intact, and mark-free stays exact for both. */
+typedef struct second_job {
+    sm_env *env;
+    void *p[INLINE_BLOCKS];
+    size_t n;
+    int ok;
+} second_job;
+
+static void second_thread(void *arg)
+{
+    second_job *j = (second_job *)arg;
+    size_t i;
+    j->ok = 1;
+    for (i = 0; i < INLINE_BLOCKS; i++) {
+        sm_status st = SM_INVALID_ARG;
+        j->p[i] = sm_env_allocate(j->env, 24 + i % 40, &st);
+        if (!j->p[i] || st != SM_OK) {
+            j->ok = 0;
+            return;
+        }
+        memset(j->p[i], 0x5a, 24 + i % 40);
+    }
+    j->n = INLINE_BLOCKS;
+    for (i = 0; i < INLINE_BLOCKS; i += 2)
+        if (sm_env_free(j->env, j->p[i]) != SM_OK || sm_env_free(j->env, j->p[i]) != SM_INVALID_ARG)
+            j->ok = 0;
+}
+
+TEST(second_thread_fast_paths_exact)
+{
+    static second_job job;
+    static unsigned char *mine[64];
+    th_thread t;
+    size_t i, k;
+    sm_stats s;
+    sm_env *env = sm_env_create(NULL, NULL);
+    CHECK(env != NULL);
+    if (!env)
+        return;
+    for (i = 0; i < 64; i++) {
+        mine[i] = (unsigned char *)sm_env_allocate(env, 32, NULL);   /* this thread owns solo */
+        CHECK(mine[i] != NULL);
+        if (!mine[i])
+            return;
+        memset(mine[i], (int)i, 32);
+    }
+    job.env = env;
+    th_thread_start(&t, second_thread, &job);
+    th_thread_join(&t);
+    CHECK(job.ok);
+    CHECK_EQ_SIZE(job.n, INLINE_BLOCKS);
+    for (i = 0; i < 64; i++)
+        for (k = 0; k < 32; k++)
+            if (mine[i][k] != (unsigned char)i) {
+                CHECK(!"a block of the solo thread was overwritten");
+                i = 64;
+                break;
+            }
+    s = tu_stats(env);
+    CHECK_EQ_SIZE(s.live_blocks, 64 + INLINE_BLOCKS / 2);
+    CHECK_EQ_SIZE(s.freed_blocks, INLINE_BLOCKS / 2);
+    for (i = 1; i < job.n; i += 2)
+        CHECK_EQ_INT(sm_env_free(env, job.p[i]), SM_OK);
+    CHECK_EQ_INT(sm_env_free(env, job.p[0]), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+}
+
 void suite_inline(void)
 {
     RUN(inline_path_present_here);
     RUN(inline_and_called_env_allocations_agree);
     RUN(inline_and_called_allocations_agree);
     RUN(inline_path_leaves_flagged_env_to_calls);
+    RUN(second_thread_fast_paths_exact);
 }
