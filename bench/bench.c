@@ -1164,7 +1164,7 @@ static void target(const char *what, const char *measured, int met)
     printf("| %s | %s | %s |\n", what, measured, met < 0 ? "not measured" : met ? "met" : "**missed**");
 }
 
-static void print_targets(double mem_ratio, double scaling)
+static void print_targets(double mem_ratio, double scaling, double stats_ratio)
 {
     char m[256];
     int w, a, p;
@@ -1250,6 +1250,9 @@ static void print_targets(double mem_ratio, double scaling)
     snprintf(m, sizeof m, "%.3f×", mem_ratio);
     target("unmarshal: bytes from the backing allocator (backing_peak) ≤ 1.10× bytes requested", m,
            mem_ratio < 0 ? -1 : mem_ratio <= 1.10);
+    snprintf(m, sizeof m, "%.2f×", stats_ratio);
+    target("stats: mark-frees beside a sm_env_stats loop keep ≥ 80% of their throughput beside a "
+           "spinning thread", m, stats_ratio < 0 ? -1 : stats_ratio >= 0.8);
 }
 
 /* How much a second thread adds on this machine to a loop that touches no shared memory: the
@@ -1397,22 +1400,144 @@ static double memory_ratio(double *bump_ratio)
     return (double)st.backing_peak / req;
 }
 
+/* sm_env_stats beside mark-frees (a long-lived environment watched by a monitor): in each round
+   the main thread allocates ST_BLOCKS blocks of 16-256 bytes, then ST_FREERS threads mark them
+   free, a share each, while a fifth thread idles, calls sm_env_stats in a loop, or spins (the
+   CPU a fifth thread takes from the others on this machine). A round's time runs from the
+   freers' start to their end; the modes take turns round by round. The fifth thread lives
+   through all rounds and stays out of the environment while the main thread resets it (a
+   Dekker handshake on st_phase and st_busy). The figures must be exact after every round. */
+#define ST_BLOCKS 100000
+#define ST_FREERS 4
+#define ST_ROUNDS 20
+enum { ST_ALONE, ST_STATS, ST_SPIN, ST_MODES };
+static sm_env *st_env;
+static void *st_block[ST_BLOCKS];
+static pthread_barrier_t st_start, st_done;
+static int st_quit, st_phase, st_busy, st_mode;   /* atomic; st_phase: the freers are at work */
+static size_t st_calls;                          /* sm_env_stats calls (atomic) */
+
+static void *st_freer(void *arg)
+{
+    size_t k = (size_t)(uintptr_t)arg, i;
+    for (;;) {
+        pthread_barrier_wait(&st_start);
+        if (__atomic_load_n(&st_quit, __ATOMIC_ACQUIRE))
+            return NULL;
+        for (i = k; i < ST_BLOCKS; i += ST_FREERS)
+            (void)sm_env_free(st_env, st_block[i]);
+        pthread_barrier_wait(&st_done);
+    }
+}
+
+static void *st_reader(void *arg)
+{
+    volatile uint64_t x = 0;
+    sm_stats s;
+    while (!__atomic_load_n(&st_quit, __ATOMIC_ACQUIRE)) {
+        int mode = __atomic_load_n(&st_mode, __ATOMIC_ACQUIRE), i;
+        if (mode == ST_STATS) {
+            __atomic_store_n(&st_busy, 1, __ATOMIC_SEQ_CST);
+            if (__atomic_load_n(&st_phase, __ATOMIC_SEQ_CST)) {
+                (void)sm_env_stats(st_env, &s);
+                __atomic_fetch_add(&st_calls, 1, __ATOMIC_RELAXED);
+            }
+            __atomic_store_n(&st_busy, 0, __ATOMIC_SEQ_CST);
+        } else if (mode == ST_SPIN) {
+            for (i = 0; i < 1000; i++)
+                x += (uint64_t)i;
+        } else {
+            struct timespec nap = { 0, 100000 };
+            nanosleep(&nap, NULL);
+        }
+    }
+    return x == 1 ? NULL : arg;
+}
+
+/* ns per mark-free in each mode; *calls: sm_env_stats calls per round; 0 if something failed. */
+static int stats_beside_frees(double ns[ST_MODES], double *calls)
+{
+    pthread_t freer[ST_FREERS], reader;
+    double t[ST_MODES] = { 0, 0, 0 };
+    int r, ok = 1;
+    size_t i;
+    sm_stats s;
+    st_env = sm_env_create(NULL, NULL);
+    if (!st_env)
+        return 0;
+    pthread_barrier_init(&st_start, NULL, ST_FREERS + 1);
+    pthread_barrier_init(&st_done, NULL, ST_FREERS + 1);
+    for (i = 0; i < ST_FREERS; i++)
+        if (pthread_create(&freer[i], NULL, st_freer, (void *)(uintptr_t)i) != 0)
+            return 0;
+    if (pthread_create(&reader, NULL, st_reader, NULL) != 0)
+        return 0;
+    for (r = 0; r < ST_ROUNDS * ST_MODES; r++) {
+        int mode = r % ST_MODES;
+        double t0;
+        for (i = 0; i < ST_BLOCKS; i++)
+            if (!(st_block[i] = sm_env_allocate(st_env, 16 + (i * 7919) % 241, NULL)))
+                ok = 0;
+        __atomic_store_n(&st_mode, mode, __ATOMIC_RELEASE);
+        __atomic_store_n(&st_phase, 1, __ATOMIC_SEQ_CST);
+        t0 = now_ns();
+        pthread_barrier_wait(&st_start);
+        pthread_barrier_wait(&st_done);
+        t[mode] += now_ns() - t0;
+        __atomic_store_n(&st_phase, 0, __ATOMIC_SEQ_CST);
+        while (__atomic_load_n(&st_busy, __ATOMIC_SEQ_CST))
+            ;
+        if (sm_env_stats(st_env, &s) != SM_OK || s.live_blocks != 0 || s.freed_blocks != ST_BLOCKS)
+            ok = 0;
+        (void)sm_env_reset(st_env);
+    }
+    __atomic_store_n(&st_quit, 1, __ATOMIC_RELEASE);
+    pthread_barrier_wait(&st_start);
+    for (i = 0; i < ST_FREERS; i++)
+        pthread_join(freer[i], NULL);
+    pthread_join(reader, NULL);
+    pthread_barrier_destroy(&st_start);
+    pthread_barrier_destroy(&st_done);
+    sm_env_destroy(st_env);
+    for (r = 0; r < ST_MODES; r++)
+        ns[r] = t[r] / ((double)ST_ROUNDS * ST_BLOCKS);
+    *calls = (double)st_calls / ST_ROUNDS;
+    return ok;
+}
+
+/* The stats paragraph; returns throughput beside the sm_env_stats loop / beside a spinning
+   thread, or -1. */
+static double stats_report(void)
+{
+    double ns[ST_MODES], calls;
+    if (!stats_beside_frees(ns, &calls)) {
+        printf("Stats beside mark-frees: failed (or the figures were not exact once the threads stopped).\n\n");
+        return -1;
+    }
+    printf("Stats beside mark-frees: %d threads mark free %d blocks that another thread allocated, "
+           "%d rounds per case: %.1f ns per mark-free alone, %.1f beside a fifth thread that calls "
+           "sm_env_stats in a loop (%.0f calls per round), %.1f beside a fifth thread that spins; "
+           "sm_env_stats figures exact after every round.\n\n",
+           ST_FREERS, ST_BLOCKS, ST_ROUNDS, ns[ST_ALONE], ns[ST_STATS], calls, ns[ST_SPIN]);
+    return ns[ST_SPIN] / ns[ST_STATS];
+}
+
 static void usage(void)
 {
     fprintf(stderr, "usage: bench [--reps N] [--only W,W...] [--adapters A,A...] [--no-rss] [--no-ir]"
-                    " [--data FILE] [--commit C]\n       bench --child rss|ir SCALE WORKLOAD ADAPTER\n");
+                    " [--data FILE] [--commit C] [--stats]\n       bench --child rss|ir SCALE WORKLOAD ADAPTER\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
-    int reps = 5, do_rss = 1, do_ir = 1, i, w, a, r, k, ncpu;
+    int reps = 5, do_rss = 1, do_ir = 1, do_stats = 0, i, w, a, r, k, ncpu;
     unsigned want = ALL_W, want_a = (1u << NA) - 1;
     const char *data = NULL, *commit = "unknown";
     const char *valgrind = getenv("VALGRIND");
     char self[4096], dir[] = "/tmp/smalloc-bench-XXXXXX", cpu[160], vcmd[512], caption[512];
     ssize_t len;
-    double t0, mem_ratio, bump_ratio, scaling = -1;
+    double t0, mem_ratio, bump_ratio, scaling = -1, stats_ratio = -1;
     job jobs[2 * NW * NA];
     int njobs = 0;
 
@@ -1432,6 +1557,8 @@ int main(int argc, char **argv)
             do_rss = 0;
         else if (!strcmp(argv[i], "--no-ir"))
             do_ir = 0;
+        else if (!strcmp(argv[i], "--stats"))
+            do_stats = 1;
         else if (!strcmp(argv[i], "--data") && i + 1 < argc)
             data = argv[++i];
         else if (!strcmp(argv[i], "--commit") && i + 1 < argc)
@@ -1604,7 +1731,9 @@ int main(int argc, char **argv)
            "workload function alone under callgrind, on a shorter script for some workloads.\n\n",
            RC_ROUNDS);
     mem_ratio = (want >> W_UNMARSHAL) & 1u ? memory_ratio(&bump_ratio) : -1;
-    print_targets(mem_ratio, scaling);
+    if (do_stats || want == ALL_W)
+        stats_ratio = stats_report();
+    print_targets(mem_ratio, scaling, stats_ratio);
     print_legend();
     if (data)
         write_chart_data(data, caption);
