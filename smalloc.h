@@ -310,8 +310,11 @@ CONTENTS
    to the function, always calls it; SMALLOC_NO_INLINE makes a whole file call it.
    The first thread that allocates in an environment uses a cursor kept inside it: its fast
    path compares one word. Other threads remember their cursor in the last four environments
-   they used by name (direct-mapped on the handle); one that alternates between more may take
-   the lock when it switches.
+   they used by name (direct-mapped on the handle), and in an environment without flags their
+   sm_env_allocate and sm_env_free take the same bump and mark-free in the function; one that
+   alternates between more environments may take the lock when it switches. The fields that
+   every thread reads come first in an environment, on another cache line than the first
+   thread's cursor, which changes at each of its allocations.
    sm_free: O(1) and without a lock, whichever thread allocated the block and whichever chunk
    holds it: a process-wide page map leads from any address to its chunk. A block of the
    calling thread's current chunk costs a bitmap test and a locked bit set (a few dozen
