@@ -2979,15 +2979,15 @@ typedef struct sm__where {
 
 /* The block of env that contains p (inside: anywhere in it; else p must be its start), ch
    being the chunk the page map gave for p (or NULL). Lock held. */
+static int sm__block_at(sm__chunk *ch, uintptr_t p, int inside, sm__where *w);
+
 static int sm__locate_in(const sm_env *env, sm__chunk *ch, uintptr_t p, int inside, sm__where *w)
 {
-    size_t g, j, topg;
-    uintptr_t top;
     SM__ASSERT_LOCKED(env);
     if (!ch || SM__LOAD(&ch->env) != env)
         return 0;
-    w->ch = ch;
     if (!ch->starts) {
+        w->ch = ch;
         /* `used` is at the limit while the block is there (a spare single chunk has none) */
         if (ch->used != (uintptr_t)ch->limit || (!inside && p != (uintptr_t)ch->payload))
             return 0;
@@ -2997,8 +2997,17 @@ static int sm__locate_in(const sm_env *env, sm__chunk *ch, uintptr_t p, int insi
         w->live = !ch->single_freed;
         return 1;
     }
+    return sm__block_at(ch, p, inside, w);
+}
+
+/* sm__locate_in's part for a normal chunk ch. Needs no lock where nothing moves the block's
+   end meanwhile (the calling thread's current chunk, or a retired one). */
+static int sm__block_at(sm__chunk *ch, uintptr_t p, int inside, sm__where *w)
+{
+    size_t g, j, topg;
     /* the top first: a block seen below it has its start bit published (sm__bump) */
-    top = sm__chunk_top(ch);
+    uintptr_t top = sm__chunk_top(ch);
+    w->ch = ch;
     if (p < (uintptr_t)ch->payload || p >= top)
         return 0;
     g = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
@@ -3910,6 +3919,13 @@ static void *sm__recycle_take(sm_env *env, size_t size)
     return p;
 }
 
+/* sm__recycle_take where it applies: SM_RECYCLE alone, and the calling thread owns the solo
+   cursor. */
+static void *sm__recycle_solo(sm_env *env, size_t size)
+{
+    return env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME ? sm__recycle_take(env, size) : NULL;
+}
+
 static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
                                            const char *file, int line)
 {
@@ -3920,8 +3936,7 @@ static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alig
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment == SM__GRAIN && env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME &&
-        (p = sm__recycle_take(env, size)) != NULL) {
+    if (alignment == SM__GRAIN && (p = sm__recycle_solo(env, size)) != NULL) {
         if (status)
             *status = SM_OK;
         return p;
@@ -3994,6 +4009,44 @@ SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
     return sm__env_free_block(env, node);
 }
 
+/* sm__reallocate_in without the lock, for a block of ch in an environment without SM_TRACK or
+   SM_POISON, n (> 0) the new size rounded: ch is c's chunk, where only the calling thread
+   moves the top, or a retired chunk, where nobody does; so the block's end stays where it is
+   while it is live. The last block of c's chunk grows and shrinks in place. */
+static void *sm__reallocate_unlocked(sm_env *env, sm__cursor *c, sm__chunk *ch, void *node, size_t old_size,
+                                     size_t new_size, size_t n, sm_status *status, sm__cursor **cursor)
+{
+    sm__where w;
+    void *q;
+    if (!sm__block_at(ch, (uintptr_t)node, 0, &w) || !w.live || old_size > w.size) {
+        if (status)
+            *status = SM_INVALID_ARG;
+        return NULL;
+    }
+    if (c && ch == c->chunk && w.end == (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN &&
+        (size_t)(c->end - (uintptr_t)w.start) >= n) {
+        SM__STORE_REL(&c->top, (uintptr_t)w.start + n);
+        w.size = n;
+    }
+    if (n <= w.size) {
+        if (status)
+            *status = SM_OK;
+        return node;
+    }
+    q = sm__recycle_solo(env, new_size);
+    if (q) {
+        if (status)
+            *status = SM_OK;
+    } else {
+        q = sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
+    }
+    if (q) {
+        memcpy(q, node, old_size < new_size ? old_size : new_size);
+        (void)sm__free_in(env, *cursor, node);
+    }
+    return q;
+}
+
 /* Grows or shrinks node in env, c the calling thread's cursor there if known. */
 static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t old_size, size_t new_size,
                                sm_status *status, sm__cursor **cursor)
@@ -4009,6 +4062,11 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
     *cursor = c;
     if (!node)
         return sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
+    if (!(env->flags & (SM_TRACK | SM_POISON)) && n) {
+        sm__chunk *ch = sm__chunk_of(env, (uintptr_t)node);
+        if (ch && ch->starts && ((c && ch == c->chunk) || SM__LOAD_ACQ(&ch->retired)))
+            return sm__reallocate_unlocked(env, c, ch, node, old_size, new_size, n, status, cursor);
+    }
     sm__env_lock(env);
     if (!c)
         c = sm__cursor_find(env);
