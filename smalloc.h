@@ -2577,11 +2577,11 @@ static sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
    that no other thread bumps qualify: the calling thread's current chunk (c is its cursor) and
    chunks no cursor bumps any more. The rest is marked free (its freed bit before its start bit,
    so that no other thread takes it for a live block) and goes on its list. Not with SM_TRACK,
-   whose records follow the blocks. */
-static void *sm__bin_cut(sm_env *env, const sm__cursor *c, void **bins, size_t n)
+   whose records follow the blocks. sm__bin_cut_from looks from class k to class last. */
+static SM__NOINLINE void *sm__bin_cut_from(sm_env *env, const sm__cursor *c, void **bins, size_t n, size_t k,
+                                           size_t last)
 {
-    size_t k;
-    for (k = n + 1; k < n + 1 + SM__CUT_REACH && k < SM__EXACT; k++) {
+    for (; k <= last; k++) {
         void *p = bins[k];   /* blocks of k + 1 granules */
         sm__link l;
         sm__chunk *ch;
@@ -2603,6 +2603,16 @@ static void *sm__bin_cut(sm_env *env, const sm__cursor *c, void **bins, size_t n
         (void)sm__fetch_and(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
         return p;
     }
+    return NULL;
+}
+
+/* The classes are mostly empty when a cut is looked for: that much is found inline. */
+static SM__INLINE void *sm__bin_cut(sm_env *env, const sm__cursor *c, void **bins, size_t n)
+{
+    size_t k, last = n + SM__CUT_REACH < SM__EXACT - 1 ? n + SM__CUT_REACH : SM__EXACT - 1;
+    for (k = n + 1; k <= last; k++)
+        if (bins[k])
+            return sm__bin_cut_from(env, c, bins, n, k, last);
     return NULL;
 }
 
@@ -3919,13 +3929,6 @@ static void *sm__recycle_take(sm_env *env, size_t size)
     return p;
 }
 
-/* sm__recycle_take where it applies: SM_RECYCLE alone, and the calling thread owns the solo
-   cursor. */
-static void *sm__recycle_solo(sm_env *env, size_t size)
-{
-    return env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME ? sm__recycle_take(env, size) : NULL;
-}
-
 static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
                                            const char *file, int line)
 {
@@ -3936,7 +3939,8 @@ static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alig
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment == SM__GRAIN && (p = sm__recycle_solo(env, size)) != NULL) {
+    if (alignment == SM__GRAIN && env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME &&
+        (p = sm__recycle_take(env, size)) != NULL) {
         if (status)
             *status = SM_OK;
         return p;
@@ -4033,13 +4037,9 @@ static void *sm__reallocate_unlocked(sm_env *env, sm__cursor *c, sm__chunk *ch, 
             *status = SM_OK;
         return node;
     }
-    q = sm__recycle_solo(env, new_size);
-    if (q) {
-        if (status)
-            *status = SM_OK;
-    } else {
-        q = sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
-    }
+    /* SM_RECYCLE alone: through sm__env_allocate, whose solo thread takes from its lists first */
+    q = env->flags == SM_RECYCLE ? sm__env_allocate(env, new_size, SM__GRAIN, status, NULL, 0)
+                                 : sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
     if (q) {
         memcpy(q, node, old_size < new_size ? old_size : new_size);
         (void)sm__free_in(env, *cursor, node);
