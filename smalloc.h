@@ -331,9 +331,11 @@ CONTENTS
    (those using malloc, SMALLOC_CACHE_SIZE > 0) with up to 256 KiB of their chunks (single
    chunks too, reused for the next large blocks), their lock and their handle slot, and the
    next sm_env_create or sm_enable_allocate of that thread takes one without a lock or a malloc
-   call, its first cursor still on its chunk; its handles are new, the old ones stale, and its figures
-   (sm_env_stats: chunks, backing_bytes) start with the chunks it kept. sm_cache_trim and thread
-   exit give them back.
+   call, its first cursor still on its chunk (one made with the defaults is not configured
+   again, and one whose blocks fit its first chunk is released without a walk of its lists: a
+   small request's create, allocation and destroy take about 240 instructions); its handles
+   are new, the old ones stale, and its figures (sm_env_stats: chunks, backing_bytes) start
+   with the chunks it kept. sm_cache_trim and thread exit give them back.
    Environments with flags: an allocation is a call, a cache lookup and the bump; SM_TRACK adds
    a record (its array grows under the lock), SM_POISON the poisoning. SM_RECYCLE first looks
    at the list of the block's size class: one class per granule count up to 32 granules, each
@@ -2773,7 +2775,7 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
     }
     env->cursors = (sm__cursor **)grown;
     if (!raw) {
-        /* zeroed by sm__env_init or parked; other threads read its `thread` meanwhile */
+        /* zeroed in a new environment or parked; other threads read its `thread` meanwhile */
         c = &env->solo;
         c->last_chunk = NULL;
         c->last_top = 0;
@@ -3496,15 +3498,29 @@ static size_t sm__env_bytes(unsigned flags)
 #define SM__SPARE_ENVS  4
 #define SM__SPARE_BYTES ((size_t)256 << 10)   /* of chunks, per environment kept */
 
-/* Sets env up for a checked configuration whose alloc and free are filled in. */
-static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int cached)
+/* Starts a life of env, new or taken from the thread's cache, configured (sm__env_configure). */
+static void sm__env_begin(sm_env *env)
 {
     /* a parked environment's first thread goes on growing where it stopped (up to an eighth of
        what a thread keeps of an environment), so that blocks that fitted in the chunks it kept
        do not get chunks of their own at every request */
-    if (env->chunk_size != chunk || env->solo.next_size < chunk || env->solo.next_size > SM__SPARE_BYTES / 8)
-        env->solo.next_size = chunk;
+    if (env->solo.next_size < env->chunk_size || env->solo.next_size > SM__SPARE_BYTES / 8)
+        env->solo.next_size = env->chunk_size;
     env->owner = NULL;
+    env->backing_peak = env->backing_bytes;
+    /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
+    if (SM__LOAD(&env->solo.thread) == SM__ME)
+        sm__solo_owned(env);
+    else
+        SM__STORE(&env->solo_fast, SM__NOBODY);
+    env->exits_seen = SM__LOAD(&sm__exits);
+}
+
+/* Sets env up for a checked configuration whose alloc and free are filled in. */
+static void sm__env_configure(sm_env *env, const sm_config *cfg, size_t chunk, int cached)
+{
+    if (env->chunk_size != chunk)
+        env->solo.next_size = chunk;
     env->alloc = cfg->alloc;
     env->free = cfg->free;
     env->context = cfg->context;
@@ -3512,7 +3528,6 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
     env->max_size = chunk > SIZE_MAX / 256 ? chunk : chunk * 256;
     if (env->max_size > ((size_t)64 << 20))
         env->max_size = chunk > ((size_t)64 << 20) ? chunk : ((size_t)64 << 20);
-    env->backing_peak = env->backing_bytes;
     env->flags = cfg->flags;
     env->cached = cached;
     env->report = cfg->report;
@@ -3520,12 +3535,6 @@ static void sm__env_init(sm_env *env, const sm_config *cfg, size_t chunk, int ca
     /* a new environment is zeroed; one taken from a thread's cache was emptied when parked, and
        has no parent, children or siblings (sm__env_delete) */
     env->orphans = (cfg->flags & SM_RECYCLE) ? (void **)(void *)(env + 1) : NULL;
-    /* the solo cursor is zero in a new environment, or parked with its chunk (sm__env_park) */
-    if (SM__LOAD(&env->solo.thread) == SM__ME)
-        sm__solo_owned(env);
-    else
-        SM__STORE(&env->solo_fast, SM__NOBODY);
-    env->exits_seen = SM__LOAD(&sm__exits);
 }
 
 /* Tells the tools (and SM_POISON) about the payloads of env's chunks and spares: hidden while
@@ -3547,14 +3556,39 @@ static void sm__env_expose(sm_env *env, int how)
 }
 
 
+/* The first chunk's size for a configuration's chunk_size. */
+static size_t sm__first_chunk(size_t chunk_size)
+{
+    size_t chunk = chunk_size ? chunk_size : (size_t)SMALLOC_DEFAULT_CHUNK_SIZE;
+    return chunk < SM__MIN_CHUNK ? SM__MIN_CHUNK : chunk;
+}
+
+/* Takes env, configured, off the calling thread's cache of released environments. */
+static sm_env *sm__env_reuse(sm_env *env)
+{
+    sm__t.spare_envs = env->next_spare;
+    sm__t.nspare_envs--;
+    sm__env_begin(env);
+    if (SM__TOOLS || (env->flags & SM_POISON))
+        sm__env_expose(env, SM__SHOW);
+    sm__slot_renew(env);
+    return env;
+}
+
 static sm_env *sm__env_new(const sm_config *config, sm_status *status)
 {
     static const sm_config defaults = { 0, NULL, NULL, NULL, 0, NULL, NULL };
     sm_config cfg;
-    sm_env *env;
+    sm_env *env = sm__t.spare_envs;
     void *raw;
     size_t chunk, self, got;
     int slotted, cached;
+    /* the steady state of a server: an environment this thread released, with its chunks and
+       its handle slot, and no lock; one made with the defaults needs no configuring again */
+    *status = SM_OK;
+    if (!config && env && !env->flags && !env->context && env->self_size == sm__env_bytes(0) &&
+        env->chunk_size == sm__first_chunk(0))
+        return sm__env_reuse(env);
     *status = SM_INVALID_ARG;
     if (!config)
         config = &defaults;
@@ -3566,22 +3600,12 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
         cfg.alloc = sm__malloc_backing;
         cfg.free = sm__free_backing;
     }
-    chunk = cfg.chunk_size ? cfg.chunk_size : (size_t)SMALLOC_DEFAULT_CHUNK_SIZE;
-    if (chunk < SM__MIN_CHUNK)
-        chunk = SM__MIN_CHUNK;
+    chunk = sm__first_chunk(cfg.chunk_size);
     self = sm__env_bytes(cfg.flags);
     *status = SM_OK;
-    /* the steady state of a server: an environment this thread released, with its chunks and
-       its handle slot, and no lock */
-    env = sm__t.spare_envs;
     if (cached && env && env->self_size == self) {
-        sm__t.spare_envs = env->next_spare;
-        sm__t.nspare_envs--;
-        sm__env_init(env, &cfg, chunk, 1);
-        if (SM__TOOLS || (cfg.flags & SM_POISON))
-            sm__env_expose(env, SM__SHOW);
-        sm__slot_renew(env);
-        return env;
+        sm__env_configure(env, &cfg, chunk, 1);
+        return sm__env_reuse(env);
     }
     *status = SM_OUT_OF_MEMORY;
     raw = cached ? sm__cache_take(self, self, &self) : NULL;
@@ -3598,7 +3622,8 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     env->solo.thread = SM__NOBODY;
     env->self_base = raw;
     env->backing_bytes = env->self_size = got;
-    sm__env_init(env, &cfg, chunk, cached);
+    sm__env_configure(env, &cfg, chunk, cached);
+    sm__env_begin(env);
     slotted = sm__mutex_init(&env->lock);
     if (slotted) {
         sm__global_lock();
@@ -3825,8 +3850,33 @@ static void sm__env_finish(sm_env *env)
 static void sm__child_leave(sm_env *child);
 static void sm__env_unwind(sm_env *env);
 
+/* sm__env_delete of the environment a server makes per request, in the state sm__env_park
+   leaves its cursor and chunk: no flags, parent, children or cleanups, and one cursor, the
+   calling thread's solo one, on the only chunk, not larger than a thread keeps. The same as
+   sm__env_delete, without its walks; 0 if env is not such an environment. */
+static int sm__env_park_plain(sm_env *env)
+{
+    sm__chunk *ch = env->solo.chunk;
+    if (env->flags || !env->cached || SM__TOOLS || env->parent || env->last_child || stbds_arrlen(env->cleanups) ||
+        SM__LOAD(&env->solo.thread) != SM__ME || !ch || ch->size > SM__SPARE_BYTES ||
+        stbds_arrlenu(env->cursors) != 1 || stbds_arrlenu(env->chunks) != 1 || stbds_arrlen(env->spares) ||
+        sm__t.nspare_envs >= SM__SPARE_ENVS || SM__LOAD(&env->slot->gen) >= SM__GEN_MAX)
+        return 0;
+    sm__cache_released(SM__LOAD(&env->backing_bytes));
+    sm__slot_stale(env);
+    ch->used = SM__LOAD(&env->solo.top);
+    sm__chunk_clear(env, ch);
+    sm__cursor_empty(&env->solo);
+    env->next_spare = sm__t.spare_envs;
+    sm__t.spare_envs = env;
+    sm__t.nspare_envs++;
+    return 1;
+}
+
 static void sm__env_delete(sm_env *env)
 {
+    if (sm__env_park_plain(env))
+        return;
     sm__child_leave(env);
     sm__env_unwind(env);
     sm__env_finish(env);

@@ -344,10 +344,51 @@ TEST(parked_environment_keeps_no_large_chunk)
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
 }
 
+/* An environment whose blocks fit its first chunk (the common small request) is released by a
+   shorter path than one with several chunks or cleanups: the next one is the same memory,
+   empty, with a new handle, and a cleanup still sends the release down the general path. */
+static void count_cleanup(void *data) { ++*(int *)data; }
+
+TEST(small_environment_released_whole)
+{
+    sm_env *a, *b;
+    sm_thread_handle ha;
+    unsigned char *p, *q;
+    sm_stats s;
+    int ran = 0, i;
+    a = sm_env_create(NULL, NULL);
+    REQUIRE(a != NULL);
+    ha = sm_env_handle(a);
+    p = (unsigned char *)sm_env_allocate(a, 40, NULL);
+    REQUIRE(p != NULL);
+    for (i = 0; i < 20; i++)
+        REQUIRE(sm_env_allocate(a, 100, NULL) != NULL);
+    REQUIRE(sm_env_free(a, p) == SM_OK);
+    CHECK_EQ_INT(sm_env_destroy(a), SM_OK);
+    b = sm_env_create(NULL, NULL);
+    REQUIRE(b != NULL);
+    CHECK(b == a);
+    CHECK(sm_env_handle(b) != ha);
+    CHECK_EQ_INT(sm_set_thread_handle(ha), SM_INVALID_HANDLE);
+    s = tu_stats(b);
+    CHECK_EQ_SIZE(s.live_blocks + s.freed_blocks, 0);
+    CHECK_EQ_SIZE(s.chunks, 1);
+    q = (unsigned char *)sm_env_allocate(b, 40, NULL);
+    CHECK(q == p);   /* its chunk, emptied */
+    s = tu_stats(b);
+    CHECK_EQ_SIZE(s.live_blocks, 1);
+    CHECK_EQ_SIZE(s.freed_blocks, 0);
+    CHECK_EQ_INT(sm_env_free(b, q), SM_OK);
+    REQUIRE(sm_env_add_cleanup(b, count_cleanup, &ran) == SM_OK);
+    CHECK_EQ_INT(sm_env_destroy(b), SM_OK);
+    CHECK_EQ_INT(ran, 1);
+}
+
 void suite_cache(void)
 {
     RUN(parked_single_chunk_is_no_block);
     RUN(parked_environment_keeps_no_large_chunk);
+    RUN(small_environment_released_whole);
     RUN(cache_reuses_memory);
     RUN(cache_reset_gives_single_chunks);
     RUN(cache_not_for_custom_backing);
