@@ -137,8 +137,11 @@ CONTENTS
        the number of chunks.
        Block bytes are usable sizes (rounded to the alignment granule). Exact while no other
        thread allocates or marks free in env; a snapshot otherwise. It counts under env's lock,
-       which allocations that fit and mark-frees do not take: in time proportional to the bytes
-       in use (a word of bitmap per 64 granules) plus the blocks marked free.
+       which allocations that fit and mark-frees do not take, a word of bitmap per 64 granules
+       plus the blocks marked free, but a chunk that no thread bumps any more only when one of
+       its blocks changed since the last call: on an environment where little changes, a call
+       costs about the size of the threads' current chunks (on 200,000 blocks, a third of them
+       marked free: 4.9 million instructions the first time, 0.3 million after).
    sm_env_handle(env)               the thread handle of env, for sm_set_thread_handle.
    The backing allocator (sm_config.alloc/free/context) is called for chunks, for the
    environment and for one small cursor per thread that allocates in it; free receives the size
@@ -1006,6 +1009,9 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 #define SM__CAS(p, expected, desired) (*(p) == (expected) ? (*(p) = (desired), 1) : 0)
 #define SM__FENCE_ACQ()     ((void)0)
 #define SM__FENCE_REL()     ((void)0)
+#define SM__FENCE_SC()      ((void)0)
+#define sm__fetch_or_sc     sm__fetch_or
+#define sm__fetch_and_sc    sm__fetch_and
 #define sm__relax()         ((void)0)
 #elif defined(__GNUC__) || defined(__clang__)
 #define SM__LOAD(p)         __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -1020,6 +1026,10 @@ static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; re
 #define SM__FETCH_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define SM__FENCE_ACQ()     __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define SM__FENCE_REL()     __atomic_thread_fence(__ATOMIC_RELEASE)
+#define SM__FENCE_SC()      __atomic_thread_fence(__ATOMIC_SEQ_CST)
+/* the same instructions as the relaxed ones on x86-64; ordered before a later SC load elsewhere */
+#define sm__fetch_or_sc(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define sm__fetch_and_sc(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
 /* desired is stored only if *p still holds expected: a page-map node installed by one thread */
 #define SM__CAS(p, expected, desired) \
     sm__cas_ptr((void **)(void *)(p), (void *)(expected), (void *)(desired))
@@ -1238,6 +1248,9 @@ typedef struct sm__chunk {
     size_t rolling;               /* SM_POISON: odd while a rollback is halfway (atomic) */
     int retired;                  /* its cursor has moved on: until reset, nothing rolls it back
                                      and nobody bumps it (atomic) */
+    int census_ok;                /* retired: `census` holds its figures; cleared by any change of
+                                     its bitmaps (atomic, see sm__census_stale) */
+    size_t census[4];             /* live blocks and bytes, marked-free blocks and bytes; lock */
     int single_freed;
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
     size_t nsites;                /* nsites of them in use; the bumping thread appends */
@@ -2561,12 +2574,23 @@ static void sm__remote_collect(sm_env *env, sm__cursor *c, void **bins)
     }
 }
 
+/* After a change of ch's bitmaps that may be in a retired chunk (a mark-free from outside the
+   thread's current chunk, a reuse, a cut), made with sequentially consistent operations only:
+   sm_env_stats counts ch again. That one sets census_ok, then a fence, then reads the bitmaps,
+   so either it sees the change or this thread sees its census_ok and clears it. */
+static SM__INLINE void sm__census_stale(sm__chunk *ch)
+{
+    if (SM__LOAD_SC(&ch->census_ok))
+        SM__STORE(&ch->census_ok, 0);
+}
+
 /* The chunk of a block taken off a list; it becomes live again. */
-static sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
+static SM__INLINE sm__chunk *sm__bin_claim(const sm_env *env, void *p, size_t n)
 {
     sm__chunk *ch = sm__link_get(env, p, n).chunk;
     size_t i = (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN;
-    (void)sm__fetch_and(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
+    (void)sm__fetch_and_sc(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
+    sm__census_stale(ch);
     return ch;
 }
 
@@ -2597,12 +2621,13 @@ static SM__NOINLINE void *sm__bin_cut_from(sm_env *env, const sm__cursor *c, voi
         bins[k] = l.next;
         i = (size_t)((unsigned char *)p - ch->payload) / SM__GRAIN;
         j = i + n;
-        (void)sm__fetch_or(&ch->freed[j / SM__WBITS], (size_t)1 << (j % SM__WBITS));
+        (void)sm__fetch_or_sc(&ch->freed[j / SM__WBITS], (size_t)1 << (j % SM__WBITS));
         /* a retired chunk's blocks may be on several threads' lists (SM_RECYCLE's orphans):
            two of them may cut there at once */
-        (void)sm__fetch_or(&ch->starts[j / SM__WBITS], (size_t)1 << (j % SM__WBITS));
+        (void)sm__fetch_or_sc(&ch->starts[j / SM__WBITS], (size_t)1 << (j % SM__WBITS));
         sm__bin_push(env, bins, ch, j, k + 1 - n);
-        (void)sm__fetch_and(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
+        (void)sm__fetch_and_sc(&ch->freed[i / SM__WBITS], ~((size_t)1 << (i % SM__WBITS)));
+        sm__census_stale(ch);
         return p;
     }
     return NULL;
@@ -3281,8 +3306,11 @@ static SM__INLINE int sm__claim_bit(sm__chunk *ch, uintptr_t p)
     if (off % SM__GRAIN)
         return 0;
     bit = (size_t)1 << (i % SM__WBITS);
-    return p < sm__chunk_top(ch) && (SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit) &&
-           !(sm__fetch_or(&ch->freed[i / SM__WBITS], bit) & bit);
+    if (p >= sm__chunk_top(ch) || !(SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit) ||
+        (sm__fetch_or_sc(&ch->freed[i / SM__WBITS], bit) & bit))
+        return 0;
+    sm__census_stale(ch);
+    return 1;
 }
 
 /* Where block i of ch ends, for a thread that has just claimed it from outside, announced with
@@ -3662,6 +3690,7 @@ static void sm__chunk_clear(const sm_env *env, sm__chunk *ch)
     ch->used = (uintptr_t)ch->payload;
     ch->nsites = 0;
     SM__STORE(&ch->retired, 0);
+    SM__STORE(&ch->census_ok, 0);
 }
 
 /* A cursor left on its chunk, emptied (sm__chunk_clear), so that its next allocations take
@@ -4221,6 +4250,27 @@ static void sm__census(const sm__chunk *ch, sm_stats *s)
         s->live_bytes += (end - first - other) * SM__GRAIN;
 }
 
+/* sm__census of a retired chunk: its figures as last counted, if none of its bitmaps changed
+   since (sm__census_stale). Lock held. */
+static void sm__census_retired(sm__chunk *ch, sm_stats *s)
+{
+    if (!SM__LOAD_SC(&ch->census_ok)) {
+        sm_stats c;
+        memset(&c, 0, sizeof c);
+        SM__STORE_SC(&ch->census_ok, 1);
+        SM__FENCE_SC();
+        sm__census(ch, &c);
+        ch->census[0] = c.live_blocks;
+        ch->census[1] = c.live_bytes;
+        ch->census[2] = c.freed_blocks;
+        ch->census[3] = c.freed_bytes;
+    }
+    s->live_blocks += ch->census[0];
+    s->live_bytes += ch->census[1];
+    s->freed_blocks += ch->census[2];
+    s->freed_bytes += ch->census[3];
+}
+
 SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
 {
     ptrdiff_t i;
@@ -4230,9 +4280,12 @@ SMALLOC_DEF sm_status sm_env_stats(const sm_env *env, sm_stats *stats)
     memset(stats, 0, sizeof *stats);
     sm__env_lock(e);
     for (i = 0; i < stbds_arrlen(e->chunks); i++) {
-        const sm__chunk *ch = e->chunks[i];
+        sm__chunk *ch = e->chunks[i];
         if (ch->starts) {
-            sm__census(ch, stats);
+            if (SM__LOAD_ACQ(&ch->retired))
+                sm__census_retired(ch, stats);
+            else
+                sm__census(ch, stats);
         } else if (ch->single_freed) {
             stats->freed_blocks++;
             stats->freed_bytes += (size_t)(ch->limit - ch->payload);
