@@ -682,9 +682,10 @@ static __inline__ void *sm__allocate_inline(size_t size, sm_status *status)
    per-thread cache keyed by the environment's handle. Allocating is: the fit test, the start
    bit, the new top (sm_env_allocate, sm_allocate); the declarations repeat these few lines on
    the first words of the environment and cursor, to run them inline in the caller, and the
-   layout they read is checked where the structures are defined. A cursor names its thread by the thread's
-   record, which lives until the thread has exited and no cursor names it; a thread that
-   needs a cursor first takes over one whose thread has exited, with its chunk and its lists.
+   layout they read is checked where the structures are defined. A cursor names its thread by
+   the thread's record, which lives until the thread has exited and no cursor names it; a
+   thread that needs a cursor first takes over one whose thread has exited, with its chunk and
+   its lists.
 
    The page map. Every chunk enters each 4 KiB page its memory touches in a process-wide radix
    tree, two entries a page (the chunk that covers the page's start, one that starts inside it),
@@ -701,6 +702,10 @@ static __inline__ void *sm__allocate_inline(size_t size, sm_status *status)
    so the two never leave a stale bit behind. A chunk whose cursor has moved on is `retired`:
    nothing rolls it back until a reset, so a mark-free there only checks and sets. Only SM_TRACK
    and blocks with a chunk of their own take the environment's lock.
+
+   Stats. sm_env_stats counts blocks from the bitmaps, a word at a time. A retired chunk keeps
+   its figures from the last count until a mark-free, reuse or cut there clears its census_ok,
+   so a call mostly counts the chunks the threads are bumping.
 
    Recycling (SM_RECYCLE). A marked-free block goes on a list of its size class, kept by the
    cursor that bumped its chunk (another thread's free goes on that cursor's remote list, taken
@@ -1526,7 +1531,7 @@ static int sm__bit(const size_t *map, size_t i)
 }
 
 /* The start bits of a chunk a cursor bumps have a single writer, the cursor's thread (those of
-   a retired chunk are set with sm__fetch_or: sm__bin_cut). */
+   a retired chunk are set with sm__fetch_or_sc: sm__bin_cut_from). */
 static void sm__set_start(size_t *map, size_t i)
 {
     size_t *w = &map[i / SM__WBITS];
