@@ -66,8 +66,10 @@ CONTENTS
                                    when compiling for an executable), so that a shared library's
                                    fast path reads its thread state directly; a library loaded
                                    with dlopen then takes about 250 bytes of the static TLS that
-                                   glibc reserves for that. Only where the implementation is
-                                   compiled.
+                                   glibc reserves for that. A program that defines it defines it
+                                   in every file: in those without the implementation it turns
+                                   the inline fast path off, which reads that state with
+                                   initial-exec too.
    SMALLOC_NO_INLINE               call sm_env_allocate and sm_allocate in this file instead of
                                    taking their inline fast path (see COSTS).
    SMALLOC_DEBUG                   check the library's invariants with SMALLOC_ASSERT: the functions
