@@ -3700,6 +3700,13 @@ static void sm__chunk_clear(const sm_env *env, sm__chunk *ch)
     SM__STORE(&ch->census_ok, 0);
 }
 
+/* The blocks of the chunk that cursor keep stays on (up to its top) are released. */
+static void sm__kept_chunk_clear(const sm_env *env, sm__cursor *keep)
+{
+    keep->chunk->used = SM__LOAD(&keep->top);
+    sm__chunk_clear(env, keep->chunk);
+}
+
 /* A cursor left on its chunk, emptied (sm__chunk_clear), so that its next allocations take
    the fast path; with SM_RECYCLE its lists emptied. */
 static void sm__cursor_empty(sm__cursor *c)
@@ -3717,8 +3724,7 @@ static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
     sm__chunk *kept = keep ? keep->chunk : NULL;
     if (kept && stbds_arrlenu(env->cursors) == 1 && stbds_arrlenu(env->chunks) == 1) {
         /* one thread, one chunk (keep's): the common case of an environment per request */
-        kept->used = SM__LOAD(&keep->top);
-        sm__chunk_clear(env, kept);
+        sm__kept_chunk_clear(env, keep);
     } else {
         ptrdiff_t i, n = 0;
         for (i = 0; i < stbds_arrlen(env->cursors); i++) {
@@ -3766,13 +3772,26 @@ static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
 
 /* Keeps env, its handles made stale and its blocks released, in the calling thread's cache
    with its chunks (up to SM__SPARE_BYTES), its lock and its slot; 0 if it cannot be kept. */
+/* Whether env (released) may wait in the calling thread's cache: it uses malloc, the cache has
+   room, and its slot's generation can still grow. */
+static int sm__env_parkable(const sm_env *env)
+{
+    return env->cached && sm__t.nspare_envs < SM__SPARE_ENVS && SM__LOAD(&env->slot->gen) < SM__GEN_MAX;
+}
+
+static void sm__spare_push(sm_env *env)
+{
+    env->next_spare = sm__t.spare_envs;
+    sm__t.spare_envs = env;
+    sm__t.nspare_envs++;
+}
+
 static int sm__env_park(sm_env *env)
 {
     ptrdiff_t i;
     size_t kept = 0;
     sm__cursor *keep, **cursors;
-    if (!env->cached || sm__t.nspare_envs >= SM__SPARE_ENVS || SM__LOAD(&env->slot->gen) >= SM__GEN_MAX ||
-        !sm__self())
+    if (!sm__env_parkable(env) || !sm__self())
         return 0;
     sm__slot_stale(env);
     /* this thread's solo cursor stays on its chunk, if it is not larger than what a thread keeps:
@@ -3803,9 +3822,7 @@ static int sm__env_park(sm_env *env)
     }
     if (SM__TOOLS)
         sm__env_expose(env, SM__HIDE);
-    env->next_spare = sm__t.spare_envs;
-    sm__t.spare_envs = env;
-    sm__t.nspare_envs++;
+    sm__spare_push(env);
     return 1;
 }
 
@@ -3893,19 +3910,16 @@ static void sm__env_unwind(sm_env *env);
 static int sm__env_park_plain(sm_env *env)
 {
     sm__chunk *ch = env->solo.chunk;
-    if (env->flags || !env->cached || SM__TOOLS || env->parent || env->last_child || stbds_arrlen(env->cleanups) ||
+    if (env->flags || SM__TOOLS || env->parent || env->last_child || stbds_arrlen(env->cleanups) ||
         SM__LOAD(&env->solo.thread) != SM__ME || !ch || ch->size > SM__SPARE_BYTES ||
         stbds_arrlenu(env->cursors) != 1 || stbds_arrlenu(env->chunks) != 1 || stbds_arrlen(env->spares) ||
-        sm__t.nspare_envs >= SM__SPARE_ENVS || SM__LOAD(&env->slot->gen) >= SM__GEN_MAX)
+        !sm__env_parkable(env))
         return 0;
     sm__cache_released(SM__LOAD(&env->backing_bytes));
     sm__slot_stale(env);
-    ch->used = SM__LOAD(&env->solo.top);
-    sm__chunk_clear(env, ch);
+    sm__kept_chunk_clear(env, &env->solo);
     sm__cursor_empty(&env->solo);
-    env->next_spare = sm__t.spare_envs;
-    sm__t.spare_envs = env;
-    sm__t.nspare_envs++;
+    sm__spare_push(env);
     return 1;
 }
 
@@ -4099,6 +4113,14 @@ SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
     return sm__env_free_block(env, node);
 }
 
+/* Whether block w is the last of cursor c's chunk, with room there for n bytes: it then grows
+   and shrinks in place, by moving c's top (only c's thread may). */
+static int sm__last_with_room(const sm__cursor *c, const sm__where *w, size_t n)
+{
+    return c && w->ch == c->chunk && w->end == (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN &&
+           (size_t)(c->end - (uintptr_t)w->start) >= n;
+}
+
 /* sm__reallocate_in without the lock, for a block of ch in an environment without SM_TRACK or
    SM_POISON, n (> 0) the new size rounded: ch is c's chunk, where only the calling thread
    moves the top, or a retired chunk, where nobody does; so the block's end stays where it is
@@ -4113,8 +4135,7 @@ static void *sm__reallocate_unlocked(sm_env *env, sm__cursor *c, sm__chunk *ch, 
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (c && ch == c->chunk && w.end == (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN &&
-        (size_t)(c->end - (uintptr_t)w.start) >= n) {
+    if (sm__last_with_room(c, &w, n)) {
         SM__STORE_REL(&c->top, (uintptr_t)w.start + n);
         w.size = n;
     }
@@ -4159,8 +4180,7 @@ static void *sm__reallocate_in(sm_env *env, sm__cursor *c, void *node, size_t ol
     found = sm__locate(env, (uintptr_t)node, 0, &w) && w.live && old_size <= w.size;
     if (found && n) {
         /* the last block of the calling thread's chunk moves its end, both ways */
-        int last = c && w.ch == c->chunk && w.end == (size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN &&
-                   (size_t)(c->end - (uintptr_t)w.start) >= n;
+        int last = sm__last_with_room(c, &w, n);
         sm__site *r = NULL;
         in_place = last || n <= w.size;
         if (env->flags & SM_TRACK)
