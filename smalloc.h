@@ -3271,33 +3271,54 @@ static SM__NOINLINE sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr
     return SM_OK;
 }
 
-/* Block i of the cursor's chunk, in an environment without flags, when no later block starts
-   in its bitmap word (sm__free_mine). With the top in that word too, it is the last block, to
-   roll back. When the block below it starts in the same word and is live, with no padding
-   between, the top moves back over this block alone: sm__rollback's steps in one word, with
-   the block's freed bit never set. Another thread's mark-free of the same block (a double free)
-   either sets that bit before the start bit goes, and the wait for it to finish lets this one
-   see the bit, or finds the start bit gone: one of the two fails. */
-static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
+/* The rest of sm__free_last: block i is marked free like any other when a later block starts
+   in the words after its own, up to the top; else it is the last, to roll back. */
+static SM__NOINLINE sm_status sm__free_end(sm_env *env, sm__cursor *c, size_t i)
 {
-    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), below = bit - 1, w, f;
-    if (((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN - 1) / SM__WBITS != k)
-        return sm__free_local(env, c, c->base + i * SM__GRAIN);
-    w = SM__LOAD(&c->starts[k]);
-    f = SM__LOAD(&c->freed[k]);
-    if (f & bit)
-        return SM_INVALID_ARG;
-    if ((w & below) && !((f & below) >> sm__msb(w & below))) {
-        SM__STORE_SC(&c->starts[k], w & ~bit);
-        sm__quiesce(c->chunk);
-        f = sm__fetch_and(&c->freed[k], ~bit);
-        SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
-        return (f & bit) ? SM_INVALID_ARG : SM_OK;
-    }
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), m;
+    size_t words = ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN + SM__WBITS - 1) / SM__WBITS;
+    for (m = k + 1; m < words; m++)
+        if (SM__LOAD(&c->starts[m]))
+            return (sm__fetch_or(&c->freed[k], bit) & bit) ? SM_INVALID_ARG : SM_OK;
     if (sm__fetch_or(&c->freed[k], bit) & bit)
         return SM_INVALID_ARG;
     sm__rollback(env, c, i);
     return SM_OK;
+}
+
+/* The last block i of the cursor's chunk, its start bit already cleared (sm__free_last): waits
+   for the mark-frees of other threads in progress in the chunk; the freed bit of one that won
+   the race is cleared, and this mark-free refused. The top moves back either way. */
+static SM__NOINLINE sm_status sm__top_back(sm__cursor *c, size_t i)
+{
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), f;
+    sm__quiesce(c->chunk);
+    f = (SM__LOAD(&c->freed[k]) & bit) ? sm__fetch_and(&c->freed[k], ~bit) : 0;
+    SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
+    return (f & bit) ? SM_INVALID_ARG : SM_OK;
+}
+
+/* Block i of the cursor's chunk, in an environment without flags, when no later block starts
+   in its bitmap word (sm__free_mine). With the top in that word too, it is the last block, to
+   roll back; when the block below it starts in the same word and is live, with no padding
+   between, the top moves back over this block alone: sm__rollback's steps in one word, with
+   the block's freed bit never set. Another thread's mark-free of the same block (a double free)
+   either sets that bit before the start bit goes, and sm__top_back waits for it and sees it,
+   or finds the start bit gone: one of the two fails. Anything else: sm__free_end. */
+static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
+{
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), below = bit - 1;
+    size_t w = SM__LOAD(&c->starts[k]), f = SM__LOAD(&c->freed[k]);
+    if (SM__LIKELY((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN <= (k + 1) * SM__WBITS && !(f & bit) &&
+                   (w & below) && !((f & below) >> sm__msb(w & below)))) {
+        SM__STORE_SC(&c->starts[k], w & ~bit);
+        if (SM__LIKELY(SM__LOAD_SC(&c->chunk->inflight) == 0 && !(SM__LOAD(&c->freed[k]) & bit))) {
+            SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
+            return SM_OK;
+        }
+        return sm__top_back(c, i);
+    }
+    return sm__free_end(env, c, i);
 }
 
 static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
