@@ -347,7 +347,9 @@ CONTENTS
    taken whole; above, one per power of two, where up to eight blocks are looked at for one
    long enough before the first of the next class. When an exact class is empty, a block two to
    five granules longer is cut to size and its rest stays marked free on its own list. With
-   SM_RECYCLE alone, the first thread's allocations skip the cache lookup. Mark-free takes no
+   SM_RECYCLE alone, the first thread's allocations and mark-frees go straight to the lists:
+   a mark-free of one of its blocks in a chunk it has moved on from is the page map, the
+   bitmaps (to find where the block ends) and a list push. Mark-free takes no
    lock with SM_POISON and SM_RECYCLE (a block another thread allocated goes on that thread's
    remote list, which it takes back when its own lists run dry), but does with SM_TRACK;
    rolling back takes it with SM_RECYCLE. Recycled memory is not merged with its neighbours:
@@ -4050,27 +4052,46 @@ static void *sm__recycle_take(sm_env *env, size_t size)
     return p;
 }
 
+/* An environment with SM_RECYCLE alone, and the calling thread owns its solo cursor: the
+   common case of a long-lived environment, which sm_env_allocate and sm_env_free send straight
+   to sm__recycle_allocate and sm__recycle_free. */
+static int sm__recycling_solo(const sm_env *env)
+{
+    return env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME;
+}
+
+/* sm__env_allocate past its checks and SM_RECYCLE's lists. */
+static void *sm__env_allocate_cursor(sm_env *env, size_t size, size_t alignment, sm_status *status,
+                                     const char *file, int line)
+{
+    sm__cursor *c, *known = sm__cached_cursor(env);
+    void *p = sm__allocate_in(env, known, size, alignment, status, file, line, &c);
+    if (c != known)
+        sm__remember(env, c);
+    return p;
+}
+
+static SM__NOINLINE void *sm__recycle_allocate(sm_env *env, size_t size, sm_status *status)
+{
+    void *p = sm__recycle_take(env, size);
+    if (!p)
+        return sm__env_allocate_cursor(env, size, SM__GRAIN, status, NULL, 0);
+    if (status)
+        *status = SM_OK;
+    return p;
+}
+
 static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
                                            const char *file, int line)
 {
-    sm__cursor *c, *known;
-    void *p;
     if (SM__UNLIKELY(!env || !alignment || (alignment & (alignment - 1)))) {
         if (status)
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment == SM__GRAIN && env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME &&
-        (p = sm__recycle_take(env, size)) != NULL) {
-        if (status)
-            *status = SM_OK;
-        return p;
-    }
-    known = sm__cached_cursor(env);
-    p = sm__allocate_in(env, known, size, alignment, status, file, line, &c);
-    if (c != known)
-        sm__remember(env, c);
-    return p;
+    if (alignment == SM__GRAIN && sm__recycling_solo(env))
+        return sm__recycle_allocate(env, size, status);
+    return sm__env_allocate_cursor(env, size, alignment, status, file, line);
 }
 
 /* The fast paths of a thread that does not own env's solo cursor: its cursor there from its
@@ -4084,13 +4105,20 @@ static SM__INLINE sm__cursor *sm__cached_fast(const sm_env *env)
 SMALLOC_DEF void *(sm_env_allocate)(sm_env *env, size_t size, sm_status *status)
 {
     sm__cursor *c;
-    if (SM__LIKELY(env != NULL) &&
-        (c = SM__LIKELY(SM__LOAD(&env->solo_fast) == SM__ME) ? &env->solo : sm__cached_fast(env)) != NULL) {
-        uintptr_t top = SM__LOAD(&c->top);
-        if (SM__FITS(c, top, size)) {
-            if (status)
-                *status = SM_OK;
-            return sm__bump(c, top, size);
+    if (SM__LIKELY(env != NULL)) {
+        if (SM__LIKELY(SM__LOAD(&env->solo_fast) == SM__ME))
+            c = &env->solo;
+        else if (sm__recycling_solo(env))
+            return sm__recycle_allocate(env, size, status);
+        else
+            c = sm__cached_fast(env);
+        if (c) {
+            uintptr_t top = SM__LOAD(&c->top);
+            if (SM__FITS(c, top, size)) {
+                if (status)
+                    *status = SM_OK;
+                return sm__bump(c, top, size);
+            }
         }
     }
     return sm__env_allocate(env, size, SM__GRAIN, status, NULL, 0);
@@ -4115,6 +4143,22 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
     return sm__free_other(env, c, (uintptr_t)node);
 }
 
+/* sm__recycling_solo: a block of a retired chunk that the solo cursor bumped goes on its lists
+   as in sm__free_flagged, without the layers before it; anything else takes them. */
+static SM__NOINLINE sm_status sm__recycle_free(sm_env *env, uintptr_t p)
+{
+    sm__cursor *c = &env->solo;
+    sm__chunk *ch = sm__chunk_of(env, p);
+    if (ch && ch->starts && SM__LOAD_ACQ(&ch->retired) && SM__LOAD_ACQ(&ch->owner) == c) {
+        size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
+        if (!sm__claim_bit(ch, p))
+            return SM_INVALID_ARG;
+        sm__bin_push(env, c->bins, ch, i, sm__claimed_end(ch, i) - i);
+        return SM_OK;
+    }
+    return sm__free_in(env, c, (void *)p);
+}
+
 static SM__NOINLINE sm_status sm__env_free_block(sm_env *env, void *node)
 {
     if (!env)
@@ -4128,6 +4172,8 @@ SMALLOC_DEF sm_status sm_env_free(sm_env *env, void *node)
         sm__cursor *c;
         if (SM__LIKELY(SM__LOAD(&env->solo_fast) == SM__ME))
             return sm__free_mine(env, &env->solo, &env->solo, (uintptr_t)node);
+        if (sm__recycling_solo(env))
+            return sm__recycle_free(env, (uintptr_t)node);
         if ((c = sm__cached_fast(env)) != NULL)
             return sm__free_mine(env, c, c, (uintptr_t)node);
     }
