@@ -1611,7 +1611,7 @@ static size_t sm__prev_bit(const size_t *map, size_t low, size_t before)
 }
 
 /* Where the block starting at granule i ends: the next block or padding, or `to`. */
-static size_t sm__block_end(const sm__chunk *ch, size_t i, size_t to)
+static SM__INLINE size_t sm__block_end(const sm__chunk *ch, size_t i, size_t to)
 {
     size_t from = i + 1;
     while (from < to) {
@@ -1922,7 +1922,9 @@ static SM__INLINE sm__chunk *sm__side_chunk(const sm__side *s, const sm_env *env
     sm__chunk *ch = SM__LOAD(&s->chunk);
     const sm_env *owner = SM__LOAD(&s->env);
     SM__FENCE_ACQ();
-    return !(gen & 1) && SM__LOAD(&s->gen) == gen && owner == env ? ch : NULL;
+    if ((gen & 1) || owner != env || SM__LOAD(&s->gen) != gen)
+        return NULL;
+    return ch;
 }
 
 /* The chunk of env whose payload holds address a, or NULL. */
@@ -4071,7 +4073,7 @@ static void *sm__env_allocate_cursor(sm_env *env, size_t size, size_t alignment,
     return p;
 }
 
-static SM__NOINLINE void *sm__recycle_allocate(sm_env *env, size_t size, sm_status *status)
+static SM__NOINLINE void *sm__recycle_allocate_rest(sm_env *env, size_t size, sm_status *status)
 {
     void *p = sm__recycle_take(env, size);
     if (!p)
@@ -4079,6 +4081,24 @@ static SM__NOINLINE void *sm__recycle_allocate(sm_env *env, size_t size, sm_stat
     if (status)
         *status = SM_OK;
     return p;
+}
+
+/* sm__recycling_solo: a block from the list of its exact size class when there is one (what
+   sm__bin_pop and sm__bin_claim do for it, with nothing to save on the way), else the rest of
+   sm__recycle_take and the general path. */
+static SM__NOINLINE void *sm__recycle_allocate(sm_env *env, size_t size, sm_status *status)
+{
+    size_t n = sm__recycled_size(size) / SM__GRAIN;
+    void **bins = env->solo.bins, *p;
+    if (SM__LIKELY(n - 1 < SM__EXACT) && (p = bins[n - 1]) != NULL) {
+        bins[n - 1] = sm__link_get(env, p, n).next;
+        (void)sm__bin_claim(env, p, n);
+        sm__show(p, size);
+        if (status)
+            *status = SM_OK;
+        return p;
+    }
+    return sm__recycle_allocate_rest(env, size, status);
 }
 
 static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
