@@ -708,7 +708,9 @@ static __inline__ void *sm__allocate_inline(size_t size, sm_status *status)
    clears start bits first, then waits for the count to reach zero before it clears freed bits,
    so the two never leave a stale bit behind. A chunk whose cursor has moved on is `retired`:
    nothing rolls it back until a reset, so a mark-free there only checks and sets. Only SM_TRACK
-   and blocks with a chunk of their own take the environment's lock.
+   and blocks with a chunk of their own take the environment's lock. In a process with one
+   thread (glibc's __libc_single_threaded), the atomic read-modify-writes of these steps are
+   plain loads and stores.
 
    Stats. sm_env_stats counts blocks from the bitmaps, a word at a time. A retired chunk keeps
    its figures from the last count until a mark-free, reuse or cut there clears its census_ok,
@@ -717,7 +719,9 @@ static __inline__ void *sm__allocate_inline(size_t size, sm_status *status)
    Recycling (SM_RECYCLE). A marked-free block goes on a list of its size class, kept by the
    cursor that bumped its chunk (another thread's free goes on that cursor's remote list, taken
    over when its own lists run dry). An allocation takes a block of its class, or cuts one of a
-   slightly larger class, before it bumps; the rest of a cut block is marked free in turn.
+   slightly larger class, before it bumps; the rest of a cut block is marked free in turn. The
+   first thread's calls with SM_RECYCLE alone go straight to these lists (sm__recycle_allocate,
+   sm__recycle_free).
 
    Locks. The environment's lock guards its chunk list, cursor list, spares, figures and
    recycling lists: taken for a new chunk or cursor, stats, reports and describe, never for
