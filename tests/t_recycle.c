@@ -714,6 +714,72 @@ TEST(recycle_consumer_with_cursor)
     producer_consumer(1);
 }
 
+/* The first thread's direct path (sm__recycle_free) keeps to the lists' owners: the blocks it
+   marks free in a chunk that another thread bumped and has moved on from go to that thread,
+   whose next allocations of their size take them back. */
+enum { OWNED_BLOCKS = 8 };
+
+typedef struct owned_arg {
+    sm_env *env;
+    th_barrier *b;
+    void *blocks[OWNED_BLOCKS];
+    size_t reused;
+    int ok;
+} owned_arg;
+
+static void bump_on_then_take_back(void *arg)
+{
+    owned_arg *a = (owned_arg *)arg;
+    size_t chunks, i, n;
+    a->ok = 1;
+    for (i = 0; i < OWNED_BLOCKS; i++)
+        a->ok = a->ok && (a->blocks[i] = sm_env_allocate(a->env, 48, NULL)) != NULL;
+    chunks = tu_stats(a->env).chunks;
+    for (n = 0; n < 1000 && tu_stats(a->env).chunks == chunks; n++)   /* the first chunk retires */
+        a->ok = a->ok && sm_env_allocate(a->env, 48, NULL) != NULL;
+    a->ok = a->ok && n < 1000;
+    th_barrier_wait(a->b);
+    th_barrier_wait(a->b);   /* the first thread has marked the blocks free */
+    for (n = 0; n < OWNED_BLOCKS; n++) {
+        void *p = sm_env_allocate(a->env, 48, NULL);
+        for (i = 0; i < OWNED_BLOCKS; i++)
+            a->reused += p == a->blocks[i];
+    }
+}
+
+TEST(recycle_free_returns_to_owner)
+{
+    tc_alloc c;
+    sm_env *env;
+    owned_arg a;
+    th_thread t;
+    th_barrier b;
+    size_t i;
+    tc_init(&c);
+    env = make_env(&c, 1024, SM_RECYCLE);
+    REQUIRE(env != NULL);
+    REQUIRE(sm_env_allocate(env, 16, NULL) != NULL);   /* this thread holds the first cursor */
+    th_barrier_init(&b, 2);
+    memset(&a, 0, sizeof a);
+    a.env = env;
+    a.b = &b;
+    REQUIRE(th_thread_start(&t, bump_on_then_take_back, &a));
+    th_barrier_wait(&b);
+    for (i = 0; i < OWNED_BLOCKS; i++)
+        CHECK_EQ_INT(sm_env_free(env, a.blocks[i]), SM_OK);
+    for (i = 0; i < OWNED_BLOCKS; i++)
+        CHECK_EQ_INT(sm_env_free(env, a.blocks[i]), SM_INVALID_ARG);
+    CHECK_EQ_SIZE(tu_stats(env).freed_blocks, OWNED_BLOCKS);
+    th_barrier_wait(&b);
+    th_thread_join(&t);
+    th_barrier_destroy(&b);
+    CHECK(a.ok);
+    CHECK_EQ_SIZE(a.reused, OWNED_BLOCKS);
+    CHECK_EQ_SIZE(tu_stats(env).freed_blocks, 0);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK_EQ_SIZE(c.live_bytes, 0);
+}
+
 #endif /* SMALLOC_NO_THREADS */
 
 /* A thread marks 50 blocks free and exits: the blocks on its lists are not lost with it. The
@@ -779,5 +845,6 @@ void suite_recycle(void)
     RUN(recycle_orphans);
     RUN(recycle_consumer_without_cursor);
     RUN(recycle_consumer_with_cursor);
+    RUN(recycle_free_returns_to_owner);
 #endif
 }
