@@ -331,9 +331,6 @@ CONTENTS
    there skip that handshake. The page map costs 48 bytes (24 on 32-bit targets) per 4 KiB page
    that chunks have occupied, in nodes from SMALLOC_REALLOC kept for the life of the process
    (leaves of 192 KiB and inner nodes of 32 KiB; leaves of 96 KiB on 32-bit targets).
-   In a process with one thread (glibc 2.32 or later tells, in __libc_single_threaded), the
-   locked instructions of mark-free, rollback and SM_RECYCLE are plain loads and stores: the
-   same steps, as nothing can race with them, at about 6 ns less each on x86-64.
    Destroy and reset: proportional to the number of chunks.
    Create and destroy in steady state: a thread keeps the last four environments it destroyed
    (those using malloc, SMALLOC_CACHE_SIZE > 0) with up to 256 KiB of their chunks (single
@@ -708,9 +705,7 @@ static __inline__ void *sm__allocate_inline(size_t size, sm_status *status)
    clears start bits first, then waits for the count to reach zero before it clears freed bits,
    so the two never leave a stale bit behind. A chunk whose cursor has moved on is `retired`:
    nothing rolls it back until a reset, so a mark-free there only checks and sets. Only SM_TRACK
-   and blocks with a chunk of their own take the environment's lock. In a process with one
-   thread (glibc's __libc_single_threaded), the atomic read-modify-writes of these steps are
-   plain loads and stores.
+   and blocks with a chunk of their own take the environment's lock.
 
    Stats. sm_env_stats counts blocks from the bitmaps, a word at a time. A retired chunk keeps
    its figures from the last count until a mark-free, reuse or cut there clears its census_ok,
@@ -1009,11 +1004,6 @@ static unsigned sm__msb(size_t x)
 #endif
 }
 
-/* Read-modify-writes where no other thread can interfere. */
-static size_t sm__plain_or(size_t *p, size_t v)  { size_t o = *p; *p = o | v; return o; }
-static size_t sm__plain_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; return o; }
-static size_t sm__plain_add(size_t *p, size_t v) { return *p += v; }
-
 /* Relaxed loads and stores cost what plain ones do on the common targets; they make the
    cursor and bitmap words readable by other threads (stats, mark-free) without data races. */
 #if defined(SMALLOC_NO_THREADS)
@@ -1023,10 +1013,10 @@ static size_t sm__plain_add(size_t *p, size_t v) { return *p += v; }
 #define SM__STORE_REL(p, v) (*(p) = (v))
 #define SM__LOAD_SC(p)      (*(p))
 #define SM__STORE_SC(p, v)  (*(p) = (v))
-#define sm__fetch_or        sm__plain_or
-#define sm__fetch_and       sm__plain_and
+static size_t sm__fetch_or(size_t *p, size_t v)  { size_t o = *p; *p = o | v; return o; }
+static size_t sm__fetch_and(size_t *p, size_t v) { size_t o = *p; *p = o & v; return o; }
 #define SM__EXCHANGE(p, v)  sm__exchange_fn((p), (v))
-#define SM__FETCH_ADD(p, v) sm__plain_add((p), (v))
+#define SM__FETCH_ADD(p, v) (*(p) += (v))
 #define SM__CAS(p, expected, desired) (*(p) == (expected) ? (*(p) = (desired), 1) : 0)
 #define SM__FENCE_ACQ()     ((void)0)
 #define SM__FENCE_REL()     ((void)0)
@@ -1035,40 +1025,22 @@ static size_t sm__plain_add(size_t *p, size_t v) { return *p += v; }
 #define sm__fetch_and_sc    sm__fetch_and
 #define sm__relax()         ((void)0)
 #elif defined(__GNUC__) || defined(__clang__)
-/* A process with one thread cannot race with itself: glibc says so in __libc_single_threaded
-   (libstdc++ reads it for shared_ptr's counts), cleared by pthread_create before a second
-   thread exists. The read-modify-writes of mark-free, rollback and recycling, and the
-   sequentially consistent stores, are then a relaxed load and store: a locked instruction
-   costs about 6 ns on x86-64, more than the rest of a mark-free. */
-#if defined(__GLIBC__) && defined(__GLIBC_PREREQ)
-#if __GLIBC_PREREQ(2, 32)
-#include <sys/single_threaded.h>
-#define SM__ONE_THREAD() (__libc_single_threaded != 0)
-#endif
-#endif
-#ifndef SM__ONE_THREAD
-#define SM__ONE_THREAD() 0
-#endif
 #define SM__LOAD(p)         __atomic_load_n((p), __ATOMIC_RELAXED)
 #define SM__LOAD_ACQ(p)     __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define SM__STORE(p, v)     __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define SM__STORE_REL(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 #define SM__LOAD_SC(p)      __atomic_load_n((p), __ATOMIC_SEQ_CST)
-#define SM__STORE_SC(p, v) \
-    (SM__ONE_THREAD() ? __atomic_store_n((p), (v), __ATOMIC_RELAXED) : __atomic_store_n((p), (v), __ATOMIC_SEQ_CST))
-#define sm__fetch_or(p, v)  (SM__ONE_THREAD() ? sm__plain_or((p), (v)) : __atomic_fetch_or((p), (v), __ATOMIC_RELAXED))
-#define sm__fetch_and(p, v) (SM__ONE_THREAD() ? sm__plain_and((p), (v)) : __atomic_fetch_and((p), (v), __ATOMIC_RELAXED))
+#define SM__STORE_SC(p, v)  __atomic_store_n((p), (v), __ATOMIC_SEQ_CST)
+#define sm__fetch_or(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_RELAXED)
+#define sm__fetch_and(p, v) __atomic_fetch_and((p), (v), __ATOMIC_RELAXED)
 #define SM__EXCHANGE(p, v)  __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
-#define SM__FETCH_ADD(p, v) \
-    (SM__ONE_THREAD() ? sm__plain_add((p), (v)) : __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST))
+#define SM__FETCH_ADD(p, v) __atomic_add_fetch((p), (v), __ATOMIC_SEQ_CST)
 #define SM__FENCE_ACQ()     __atomic_thread_fence(__ATOMIC_ACQUIRE)
 #define SM__FENCE_REL()     __atomic_thread_fence(__ATOMIC_RELEASE)
 #define SM__FENCE_SC()      __atomic_thread_fence(__ATOMIC_SEQ_CST)
 /* the same instructions as the relaxed ones on x86-64; ordered before a later SC load elsewhere */
-#define sm__fetch_or_sc(p, v) \
-    (SM__ONE_THREAD() ? sm__plain_or((p), (v)) : __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST))
-#define sm__fetch_and_sc(p, v) \
-    (SM__ONE_THREAD() ? sm__plain_and((p), (v)) : __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST))
+#define sm__fetch_or_sc(p, v)  __atomic_fetch_or((p), (v), __ATOMIC_SEQ_CST)
+#define sm__fetch_and_sc(p, v) __atomic_fetch_and((p), (v), __ATOMIC_SEQ_CST)
 /* desired is stored only if *p still holds expected: a page-map node installed by one thread */
 #define SM__CAS(p, expected, desired) \
     sm__cas_ptr((void **)(void *)(p), (void *)(expected), (void *)(desired))
