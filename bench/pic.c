@@ -28,6 +28,22 @@ __attribute__((noinline)) static void pic_env_free(sm_env *env)
         (void)sm_env_free(env, blocks[i]);
 }
 
+/* every block from the last down: each is the chunk's last block then, and rolls back */
+__attribute__((noinline)) static void pic_rollback(sm_env *env)
+{
+    int i;
+    for (i = PIC_N - 1; i >= 0; i--)
+        (void)sm_env_free(env, blocks[i]);
+}
+
+/* blocks of chunks the thread has moved on from (chunks of 4 KiB and up) */
+__attribute__((noinline)) static void pic_older(sm_env *env)
+{
+    int i;
+    for (i = 0; i < PIC_N; i++)
+        (void)sm_env_free(env, blocks[i]);
+}
+
 __attribute__((noinline)) static void pic_allocate(void)
 {
     int i;
@@ -63,19 +79,42 @@ __attribute__((noinline)) static void pic_enable(void)
     }
 }
 
-/* The first pass makes the chunk and enters it in the page map; the measured ones reuse it. */
-static void warm_up(sm_env *env)
+static void fill(sm_env *env)
 {
     int i;
     for (i = 0; i < PIC_N; i++)
-        (void)sm_env_allocate(env, 16 + (size_t)(i & 63), NULL);
+        blocks[i] = sm_env_allocate(env, 16 + (size_t)(i & 63), NULL);
+}
+
+/* The first pass makes the chunk and enters it in the page map; the measured ones reuse it. */
+static void warm_up(sm_env *env)
+{
+    fill(env);
     (void)sm_env_reset(env);
+}
+
+/* Fills blocks in an environment of small chunks, then allocates until a new chunk comes. */
+static int fill_older(sm_env *env)
+{
+    sm_stats s;
+    size_t chunks;
+    int i;
+    for (i = 0; i < PIC_N; i++)
+        if ((blocks[i] = sm_env_allocate(env, 16 + (size_t)(i & 63), NULL)) == NULL)
+            return 0;
+    if (sm_env_stats(env, &s) != SM_OK)
+        return 0;
+    chunks = s.chunks;
+    while (sm_env_stats(env, &s) == SM_OK && s.chunks == chunks)
+        if (!sm_env_allocate(env, 64, NULL))
+            return 0;
+    return 1;
 }
 
 int main(void)
 {
     sm_config cfg = { 0, NULL, NULL, NULL, 0, NULL, NULL };
-    sm_env *env;
+    sm_env *env, *older;
     cfg.chunk_size = (size_t)64 << 20;   /* one chunk: no refill inside the loops */
     env = sm_env_create(&cfg, NULL);
     if (!env || sm_enable_allocate_with(&cfg) != SM_OK) {
@@ -85,6 +124,17 @@ int main(void)
     warm_up(env);
     pic_env_allocate(env);
     pic_env_free(env);
+    (void)sm_env_reset(env);
+    fill(env);
+    pic_rollback(env);
+    cfg.chunk_size = 4096;
+    older = sm_env_create(&cfg, NULL);
+    if (!older || !fill_older(older)) {
+        fprintf(stderr, "pic: no environment of small chunks\n");
+        return 1;
+    }
+    pic_older(older);
+    (void)sm_env_destroy(older);
     warm_up(sm_current_env(NULL));
     pic_allocate();
     pic_free();

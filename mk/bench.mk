@@ -89,8 +89,8 @@ PIC_BINS = $(PIC_EXE) $(PIC_EXE_CALLS) $(PIC_SO) $(PIC_SO_CALLS)
 
 .PHONY: bench-pic
 bench-pic: $(PIC_BINS) | deps-valgrind
-	@echo "| smalloc built into | sm_env_allocate | sm_env_free | sm_allocate | sm_free | create, allocate, destroy | enable, allocate, disable |"
-	@echo "|---|---:|---:|---:|---:|---:|---:|"
+	@echo "| smalloc built into | sm_env_allocate | sm_env_free | sm_env_free, last block | sm_env_free, older chunk | sm_allocate | sm_free | create, allocate, destroy | enable, allocate, disable |"
+	@echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
 	@for b in exe exe_calls so so_calls; do \
 	   case $$b in \
 	     exe) row="| the executable, inline fast path";; \
@@ -98,7 +98,7 @@ bench-pic: $(PIC_BINS) | deps-valgrind
 	     so) row="| a shared library (-fPIC), inline fast path in the caller";; \
 	     *) row="| a shared library (-fPIC), calls through the PLT (SMALLOC_NO_INLINE)";; \
 	   esac; \
-	   for f in pic_env_allocate pic_env_free pic_allocate pic_free pic_create pic_enable; do \
+	   for f in pic_env_allocate pic_env_free pic_rollback pic_older pic_allocate pic_free pic_create pic_enable; do \
 	     n=$$(valgrind --tool=callgrind --callgrind-out-file=/dev/null --collect-atstart=no \
 	          "--toggle-collect=$$f*" ./$(BENCH_DIR)/pic_$$b 2>&1 | sed -n 's/.*Collected : //p'); \
 	     row="$$row | $$(awk -v n="$$n" 'BEGIN { printf "%.1f", n / $(PIC_CALLS) }')"; \
