@@ -3313,10 +3313,12 @@ static SM__NOINLINE sm_status sm__top_back(sm__cursor *c, size_t i)
    or finds the start bit gone: one of the two fails. Anything else: sm__free_end. */
 static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
 {
-    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), below = bit - 1;
-    size_t w = SM__LOAD(&c->starts[k]), f = SM__LOAD(&c->freed[k]);
-    if (SM__LIKELY((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN <= (k + 1) * SM__WBITS && !(f & bit) &&
-                   (w & below) && !((f & below) >> sm__msb(w & below)))) {
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS);
+    size_t w = SM__LOAD(&c->starts[k]), below = w & (bit - 1);
+    /* below: the starts under block i in its word; no freed bit from the highest of them (the
+       block below) up to i itself */
+    if (SM__LIKELY((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN <= (k + 1) * SM__WBITS && below &&
+                   !((SM__LOAD(&c->freed[k]) & ((bit << 1) - 1)) >> sm__msb(below)))) {
         SM__STORE_SC(&c->starts[k], w & ~bit);
         if (SM__LIKELY(SM__LOAD_SC(&c->chunk->inflight) == 0 && !(SM__LOAD(&c->freed[k]) & bit))) {
             SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);

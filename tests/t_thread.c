@@ -796,6 +796,38 @@ TEST(racing_double_free)
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
 
+/* Another thread marks the owner's last block free (a plain mark-free: that thread does not bump
+   the chunk); the owner's own mark-free of it afterwards is a double free, refused with nothing
+   changed: no rollback, the block still counted as marked free. */
+static void free_block_of(void *p)
+{
+    race_arg *a = (race_arg *)p;
+    a->status = sm_env_free(a->env, a->block);
+}
+
+TEST(double_free_of_last_block_freed_elsewhere)
+{
+    race_arg a;
+    th_thread t;
+    void *below;
+    sm_stats s;
+    memset(&a, 0, sizeof a);
+    a.env = sm_env_create(NULL, NULL);
+    REQUIRE(a.env != NULL);
+    below = sm_env_allocate(a.env, 16, NULL);
+    a.block = sm_env_allocate(a.env, 16, NULL);
+    REQUIRE(below != NULL && a.block != NULL);
+    REQUIRE(th_thread_start(&t, free_block_of, &a));
+    th_thread_join(&t);
+    CHECK_EQ_INT(a.status, SM_OK);
+    CHECK_EQ_INT(sm_env_free(a.env, a.block), SM_INVALID_ARG);
+    s = tu_stats(a.env);
+    CHECK_EQ_SIZE(s.live_blocks, 1);
+    CHECK_EQ_SIZE(s.freed_blocks, 1);
+    CHECK(sm_env_allocate(a.env, 16, NULL) != a.block);   /* not rolled back */
+    CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
+}
+
 /* SM_POISON: another thread marks free the block below the owner's last one while the owner
    marks that last one free, which rolls back over both, and allocates where they were. The
    other thread's poisoning (a 0xDD fill, or ASan's shadow) must never reach the new block. */
@@ -1117,6 +1149,7 @@ void suite_thread(void)
     RUN(shared_handle_stress);
     RUN(shared_env_stats_exact);
     RUN(racing_double_free);
+    RUN(double_free_of_last_block_freed_elsewhere);
     RUN(racing_poison_spares_next_block);
     RUN(foreign_pointer_while_its_environment_resets);
 #endif
