@@ -324,9 +324,9 @@ CONTENTS
    holds it: a process-wide page map leads from any address to its chunk. A block of the
    calling thread's current chunk costs a bitmap test and a locked bit set (a few dozen
    instructions with the call), and about twice that when it is the chunk's last block and the
-   bump moves back; one elsewhere, the page map's three loads more (about a hundred). Blocks with a
-   chunk of their own, and every block of an SM_TRACK environment, are marked free under the
-   environment's lock. Rolling the bump back takes no lock: it waits for the mark-frees of
+   bump moves back; one elsewhere, the page map's three loads more (about a hundred). Blocks
+   with a chunk of their own, and every block of an SM_TRACK environment, are marked free under
+   the environment's lock. Rolling the bump back takes no lock: it waits for the mark-frees of
    other threads in progress in that chunk, so that a double free racing with it is refused
    cleanly; a chunk whose thread has moved on to another is never rolled back, and mark-frees
    there skip that handshake. The page map costs 48 bytes (24 on 32-bit targets) per 4 KiB page
