@@ -4109,14 +4109,18 @@ static SM__NOINLINE void *sm__recycle_allocate(sm_env *env, size_t size, sm_stat
 static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alignment, sm_status *status,
                                            const char *file, int line)
 {
+    void *p;
     if (SM__UNLIKELY(!env || !alignment || (alignment & (alignment - 1)))) {
         if (status)
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment == SM__GRAIN && sm__recycling_solo(env))
-        return sm__recycle_allocate(env, size, status);
-    return sm__env_allocate_cursor(env, size, alignment, status, file, line);
+    if (alignment == SM__GRAIN && sm__recycling_solo(env) && (p = sm__recycle_take(env, size)) != NULL) {
+        if (status)
+            *status = SM_OK;
+        return p;
+    }
+    return sm__env_allocate_cursor(env, size, alignment, status, file, line);   /* the site */
 }
 
 /* The fast paths of a thread that does not own env's solo cursor: its cursor there from its
