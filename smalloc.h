@@ -107,7 +107,9 @@ CONTENTS
        allocations is a function call more (see COSTS); environments without are unaffected.
    sm_env_destroy(env)              releases every block and the environment, after destroying
        its children and running its cleanups (section 5); threads still attached get
-       SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG.
+       SM_INVALID_HANDLE from then on. NULL, or an environment that sm_enable_allocate made
+       (sm_current_env returns it; its owner's sm_disable_allocate destroys it): SM_INVALID_ARG,
+       nothing changed.
    sm_env_reset(env)                destroys the children and runs the cleanups (section 5), then
        releases every block but keeps the normal chunks for the next
        allocations, so an environment reused per request stops calling the backing allocator
@@ -381,7 +383,10 @@ CONTENTS
           backing memory of any alignment; threads that exit leave their cursors to others;
           SMALLOC_DEBUG; SM_RECYCLE looks further into its larger classes and cuts larger
           blocks to size; the inline fast path of sm_env_allocate and sm_allocate
-          (SMALLOC_NO_INLINE).
+          (SMALLOC_NO_INLINE); SM_RECYCLE's first thread goes straight to its lists;
+          sm_env_destroy refuses an environment that sm_enable_allocate made (SM_INVALID_ARG:
+          its owner's frame named it, and thread exit would have destroyed whatever took its
+          memory next).
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
@@ -3973,7 +3978,8 @@ SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
 
 SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
 {
-    if (!env)
+    /* an enabled environment is its owner's to disable: its frame there names it */
+    if (!env || env->owner)
         return SM_INVALID_ARG;
     sm__env_delete(env);
     return SM_OK;

@@ -796,6 +796,45 @@ TEST(racing_double_free)
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
 
+/* sm_env_destroy of an environment the thread enabled is refused: its owner's frame names it,
+   and destroying it there would leave that frame to destroy whatever environment takes its
+   memory next (the thread's cache hands the same memory to the next create). The thread then
+   exits still owning it, with another environment alive, which must survive the exit. */
+static void enable_then_destroy(void *arg)
+{
+    sm_env **other = (sm_env **)arg;
+    sm_env *mine;
+    void *p;
+    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);
+    p = sm_allocate(32, NULL);
+    CHECK(p != NULL);
+    mine = sm_current_env(NULL);
+    REQUIRE(mine != NULL);
+    CHECK_EQ_INT(sm_env_destroy(mine), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_free(p), SM_OK);            /* still current and whole */
+    CHECK(sm_allocate(32, NULL) != NULL);
+    *other = sm_env_create(NULL, NULL);
+    REQUIRE(*other != NULL);
+    CHECK(sm_env_allocate(*other, 16, NULL) != NULL);
+}
+
+TEST(destroy_of_enabled_environment_refused)
+{
+    th_thread t;
+    sm_env *other = NULL;
+    void *p;
+    REQUIRE(th_thread_start(&t, enable_then_destroy, &other));
+    th_thread_join(&t);
+    REQUIRE(other != NULL);
+    p = sm_env_allocate(other, 16, NULL);   /* the exit destroyed only the enabled one */
+    CHECK(p != NULL);
+    CHECK_EQ_INT(sm_env_free(other, p), SM_OK);
+    CHECK_EQ_INT(sm_env_destroy(other), SM_OK);
+    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);   /* and on the thread that disables it */
+    CHECK_EQ_INT(sm_env_destroy(sm_current_env(NULL)), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_disable_allocate(), SM_OK);
+}
+
 /* Another thread marks the owner's last block free (a plain mark-free: that thread does not bump
    the chunk); the owner's own mark-free of it afterwards is a double free, refused with nothing
    changed: no rollback, the block still counted as marked free. */
@@ -1150,6 +1189,7 @@ void suite_thread(void)
     RUN(shared_env_stats_exact);
     RUN(racing_double_free);
     RUN(double_free_of_last_block_freed_elsewhere);
+    RUN(destroy_of_enabled_environment_refused);
     RUN(racing_poison_spares_next_block);
     RUN(foreign_pointer_while_its_environment_resets);
 #endif
