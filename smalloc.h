@@ -385,8 +385,8 @@ CONTENTS
           blocks to size; the inline fast path of sm_env_allocate and sm_allocate
           (SMALLOC_NO_INLINE); SM_RECYCLE's first thread goes straight to its lists;
           sm_env_destroy refuses an environment that sm_enable_allocate made (SM_INVALID_ARG:
-          its owner's frame named it, and thread exit would have destroyed whatever took its
-          memory next).
+          its owner's list of enabled environments named it, and thread exit would have
+          destroyed whatever took its memory next).
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
@@ -1336,6 +1336,8 @@ struct sm_env {
     sm_env *parent;               /* sm_env_create_child: released with it */
     sm_env *last_child;           /* the newest child; under the lock */
     sm_env *older, *newer;        /* the siblings, in the order of creation; under parent's lock */
+    sm__attach enabled_prev;      /* enabled (owner set): what was current before it, */
+    sm_env *enabled_older;        /* and the owner's environment enabled before it */
 #ifdef SMALLOC_DEBUG
     const void *locked_by;        /* the thread holding the lock (its sm__t), or NULL */
 #endif
@@ -1364,18 +1366,12 @@ static void sm__check_env(const sm_env *env);
 #define SM__ASSERT_LOCKED(env) ((void)(env))
 #endif
 
-/* An environment the thread enabled, and what was current before it. */
-typedef struct sm__frame {
-    sm_env *env;
-    sm__attach prev;
-} sm__frame;
-
 /* A thread that allocates: its identity (cursors name their thread by this record) and the
    part of its state that thread exit must see. Heap-allocated, handed to the thread-exit hook,
    and freed once the thread has exited and no cursor names it any more, so that no thread
    made later has the same identity. */
 typedef struct sm__thread {
-    sm__frame *frames;            /* stb_ds array, oldest first */
+    sm_env *enabled;              /* the environments it enabled, newest first (enabled_older) */
     size_t refs;                  /* the running thread, and each cursor it owns (atomic) */
     int alive;                    /* 0 once the thread has exited (atomic) */
 } sm__thread;
@@ -3978,7 +3974,7 @@ SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
 
 SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
 {
-    /* an enabled environment is its owner's to disable: its frame there names it */
+    /* an enabled environment is its owner's to disable: the owner's list names it */
     if (!env || env->owner)
         return SM_INVALID_ARG;
     sm__env_delete(env);
@@ -4802,15 +4798,14 @@ static void sm__attach_to(const sm__attach *at)
 static void sm__thread_end(sm__thread *rec)
 {
     static const sm__attach none = { NULL, 0, NULL };
+    sm_env *env;
     if (sm__fast_tls.thread != rec)
         return;
-    while (stbds_arrlen(rec->frames) > 0) {
-        sm__frame frame = stbds_arrpop(rec->frames);
-        sm__attach_to(&frame.prev);
-        sm__env_delete(frame.env);
+    while ((env = rec->enabled) != NULL) {
+        rec->enabled = env->enabled_older;
+        sm__attach_to(&env->enabled_prev);
+        sm__env_delete(env);
     }
-    stbds_arrfree(rec->frames);
-    rec->frames = NULL;
     sm__spare_envs_free();
     sm__attach_to(&none);
     memset(sm__t.cache_handle, 0, sizeof sm__t.cache_handle);
@@ -4864,7 +4859,7 @@ static sm__thread *sm__self(void)
         rec = (sm__thread *)SMALLOC_REALLOC(NULL, sizeof *rec);
         if (!rec)
             return NULL;
-        rec->frames = NULL;
+        rec->enabled = NULL;
         rec->refs = 1;
         rec->alive = 1;
         if (!sm__exit_hook(rec)) {
@@ -4897,27 +4892,26 @@ static void sm__current_cursor(const sm__attach *at, sm__cursor *c)
 SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
 {
     sm__thread *rec;
-    sm__frame frame;
+    sm_env *env;
     sm__attach at;
     sm_status st;
-    void *grown;
     if (!sm__config_ok(config))
         return SM_INVALID_ARG;   /* before the thread's record is made: a refusal changes nothing */
     rec = sm__self();
-    if (!rec || !sm__reserve(rec->frames, sizeof *rec->frames, 1, &grown))
+    if (!rec)
         return SM_OUT_OF_MEMORY;
-    rec->frames = (sm__frame *)grown;
-    frame.env = sm__env_new(config, &st);
-    if (!frame.env)
+    env = sm__env_new(config, &st);
+    if (!env)
         return st;
-    frame.env->owner = rec;
-    frame.prev = sm__fast_tls.current;
-    SM__ARRPUT(rec->frames, frame);
-    at.slot = frame.env->slot;
+    env->owner = rec;
+    env->enabled_prev = sm__fast_tls.current;
+    env->enabled_older = rec->enabled;
+    rec->enabled = env;
+    at.slot = env->slot;
     at.gen = SM__LOAD(&at.slot->gen);
-    at.env = frame.env;
+    at.env = env;
     sm__attach_to(&at);
-    sm__current_cursor(&at, sm__cached_cursor(frame.env));   /* a reused environment's, if any */
+    sm__current_cursor(&at, sm__cached_cursor(env));   /* a reused environment's, if any */
     return SM_OK;
 }
 
@@ -4930,24 +4924,22 @@ SMALLOC_DEF sm_status sm_disable_allocate(void)
 {
     sm_status st = sm__current();
     sm__thread *rec = sm__fast_tls.thread;
-    sm__frame frame;
-    ptrdiff_t i;
+    sm_env *env = sm__fast_tls.current.env, **at;
     if (st != SM_OK)
         return st;
-    if (!rec || sm__fast_tls.current.env->owner != rec)
+    if (!rec || env->owner != rec)
         return SM_INVALID_ARG;
-    i = stbds_arrlen(rec->frames) - 1;
-    while (i >= 0 && rec->frames[i].env != sm__fast_tls.current.env)
-        i--;
-    SMALLOC_ASSERT(i >= 0);   /* an environment the thread owns has its frame */
-    if (i < 0)
+    /* usually the newest; one made current again by its handle may be further down */
+    for (at = &rec->enabled; *at && *at != env; at = &(*at)->enabled_older)
+        ;
+    SMALLOC_ASSERT(*at);   /* an environment the thread owns is on its list */
+    if (!*at)
         return SM_INVALID_ARG;
-    frame = rec->frames[i];
-    stbds_arrdel(rec->frames, (size_t)i);
+    *at = env->enabled_older;
     /* the thread's state first, as after the disable: the environment's cleanups and report
        may enable, disable or attach (sm_allocate there serves the previous environment) */
-    sm__attach_to(&frame.prev);
-    sm__env_delete(frame.env);
+    sm__attach_to(&env->enabled_prev);
+    sm__env_delete(env);
     return SM_OK;
 }
 

@@ -796,9 +796,10 @@ TEST(racing_double_free)
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
 
-/* sm_env_destroy of an environment the thread enabled is refused: its owner's frame names it,
-   and destroying it there would leave that frame to destroy whatever environment takes its
-   memory next (the thread's cache hands the same memory to the next create). The thread then
+/* sm_env_destroy of an environment the thread enabled is refused: its owner's list of enabled
+   environments names it, and destroying it there would leave that entry to destroy whatever
+   environment takes its memory next (the thread's cache hands the same memory to the next
+   create). The thread then
    exits still owning it, with another environment alive, which must survive the exit. */
 static void enable_then_destroy(void *arg)
 {
