@@ -107,9 +107,10 @@ CONTENTS
        allocations is a function call more (see COSTS); environments without are unaffected.
    sm_env_destroy(env)              releases every block and the environment, after destroying
        its children and running its cleanups (section 5); threads still attached get
-       SM_INVALID_HANDLE from then on. NULL, or an environment that sm_enable_allocate made
-       (sm_current_env returns it; its owner's sm_disable_allocate destroys it): SM_INVALID_ARG,
-       nothing changed.
+       SM_INVALID_HANDLE from then on. NULL: SM_INVALID_ARG. An environment that
+       sm_enable_allocate made (sm_current_env returns it) may be destroyed by the thread that
+       enabled it, as its disable would when it is current; another thread gets SM_INVALID_ARG,
+       nothing changed (in a child process, the forking thread may destroy every environment).
    sm_env_reset(env)                destroys the children and runs the cleanups (section 5), then
        releases every block but keeps the normal chunks for the next
        allocations, so an environment reused per request stops calling the backing allocator
@@ -384,9 +385,9 @@ CONTENTS
           SMALLOC_DEBUG; SM_RECYCLE looks further into its larger classes and cuts larger
           blocks to size; the inline fast path of sm_env_allocate and sm_allocate
           (SMALLOC_NO_INLINE); SM_RECYCLE's first thread goes straight to its lists;
-          sm_env_destroy refuses an environment that sm_enable_allocate made (SM_INVALID_ARG:
-          its owner's list of enabled environments named it, and thread exit would have
-          destroyed whatever took its memory next).
+          sm_env_destroy of an environment the calling thread enabled takes it off the
+          thread's list (thread exit destroyed whatever took its memory next), and another
+          thread's is refused.
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
@@ -1765,6 +1766,9 @@ static void sm__fork_forget(sm_env *env)
     ptrdiff_t i;
     for (i = 0; i < stbds_arrlen(env->chunks); i++)
         env->chunks[i]->inflight = 0;
+    /* one that a thread not in the child enabled: nobody will disable it, sm_env_destroy may */
+    if (env->owner && env->owner != sm__fast_tls.thread)
+        env->owner = NULL;
     sm__unlock(&env->lock);
 }
 
@@ -3972,11 +3976,20 @@ SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
     return env;
 }
 
+static int sm__enabled_unlink(sm__thread *rec, const sm_env *env);
+static void sm__attach_to(const sm__attach *at);
+
 SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
 {
-    /* an enabled environment is its owner's to disable: the owner's list names it */
-    if (!env || env->owner)
+    if (!env)
         return SM_INVALID_ARG;
+    if (env->owner) {
+        /* enabled: only its owner may take it off its list (other threads: refused) */
+        if (env->owner != sm__fast_tls.thread || !sm__enabled_unlink(env->owner, env))
+            return SM_INVALID_ARG;
+        if (sm__fast_tls.current.env == env)   /* as its disable */
+            sm__attach_to(&env->enabled_prev);
+    }
     sm__env_delete(env);
     return SM_OK;
 }
@@ -4920,22 +4933,29 @@ SMALLOC_DEF sm_status sm_enable_allocate(void)
     return sm_enable_allocate_with(NULL);
 }
 
+/* Takes env off the list of environments rec enabled: usually the newest; one made current
+   again by its handle may be further down. 0 if it is not there. */
+static int sm__enabled_unlink(sm__thread *rec, const sm_env *env)
+{
+    sm_env **at = &rec->enabled;
+    while (*at && *at != env)
+        at = &(*at)->enabled_older;
+    SMALLOC_ASSERT(*at);   /* an environment the thread owns is on its list */
+    if (!*at)
+        return 0;
+    *at = env->enabled_older;
+    return 1;
+}
+
 SMALLOC_DEF sm_status sm_disable_allocate(void)
 {
     sm_status st = sm__current();
     sm__thread *rec = sm__fast_tls.thread;
-    sm_env *env = sm__fast_tls.current.env, **at;
+    sm_env *env = sm__fast_tls.current.env;
     if (st != SM_OK)
         return st;
-    if (!rec || env->owner != rec)
+    if (!rec || env->owner != rec || !sm__enabled_unlink(rec, env))
         return SM_INVALID_ARG;
-    /* usually the newest; one made current again by its handle may be further down */
-    for (at = &rec->enabled; *at && *at != env; at = &(*at)->enabled_older)
-        ;
-    SMALLOC_ASSERT(*at);   /* an environment the thread owns is on its list */
-    if (!*at)
-        return SM_INVALID_ARG;
-    *at = env->enabled_older;
     /* the thread's state first, as after the disable: the environment's cleanups and report
        may enable, disable or attach (sm_allocate there serves the previous environment) */
     sm__attach_to(&env->enabled_prev);

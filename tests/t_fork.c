@@ -209,6 +209,50 @@ TEST(fork_while_bookkeeping_grows)
     tb_hook = NULL;
     CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
 }
+
+/* An environment another thread of the parent enabled: in the child nobody can disable it, so
+   the forking thread may destroy it (the fork hook forgets its owner there). In the parent its
+   owner's destroy is still refused to this thread. */
+static sm_env *fk_enabled;
+static int fk_enabled_stage;   /* 1: enabled, 2: may disable */
+
+static void fk_enable_and_wait(void *arg)
+{
+    (void)arg;
+    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);
+    CHECK(sm_allocate(100, NULL) != NULL);
+    fk_enabled = sm_current_env(NULL);
+    __atomic_store_n(&fk_enabled_stage, 1, __ATOMIC_RELEASE);
+    while (__atomic_load_n(&fk_enabled_stage, __ATOMIC_ACQUIRE) != 2)
+        sched_yield();
+    CHECK_EQ_INT(sm_disable_allocate(), SM_OK);
+}
+
+TEST(fork_destroys_environment_enabled_by_another_thread)
+{
+    th_thread t;
+    pid_t pid;
+    int status = 0;
+    fk_enabled_stage = 0;
+    REQUIRE(th_thread_start(&t, fk_enable_and_wait, NULL));
+    while (!__atomic_load_n(&fk_enabled_stage, __ATOMIC_ACQUIRE))
+        sched_yield();
+    REQUIRE(fk_enabled != NULL);
+    CHECK_EQ_INT(sm_env_destroy(fk_enabled), SM_INVALID_ARG);   /* not this thread's */
+    pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        int ok = 1;
+        alarm(10);
+        ok &= sm_env_allocate(fk_enabled, 64, NULL) != NULL;
+        ok &= sm_env_destroy(fk_enabled) == SM_OK;
+        _exit(ok ? 0 : 1);
+    }
+    CHECK(waitpid(pid, &status, 0) == pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    __atomic_store_n(&fk_enabled_stage, 2, __ATOMIC_RELEASE);
+    th_thread_join(&t);
+}
 #endif
 
 void suite_fork(void)
@@ -220,5 +264,6 @@ void suite_fork(void)
     RUN(fork_while_threads_allocate);
 #endif
     RUN(fork_while_bookkeeping_grows);
+    RUN(fork_destroys_environment_enabled_by_another_thread);
 #endif
 }

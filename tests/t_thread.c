@@ -796,30 +796,49 @@ TEST(racing_double_free)
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
 
-/* sm_env_destroy of an environment the thread enabled is refused: its owner's list of enabled
-   environments names it, and destroying it there would leave that entry to destroy whatever
-   environment takes its memory next (the thread's cache hands the same memory to the next
-   create). The thread then
-   exits still owning it, with another environment alive, which must survive the exit. */
-static void enable_then_destroy(void *arg)
+/* sm_env_destroy of an environment the thread enabled: allowed to that thread, as its disable
+   when it is current, and it leaves the thread's list of enabled environments. Left on it, the
+   list would make the thread's exit destroy whatever environment takes that memory next (the
+   thread's cache hands it to the next create). Another thread's destroy is refused. */
+static sm_env *enabled_elsewhere;
+
+static void destroy_enabled_elsewhere(void *arg)
 {
-    sm_env **other = (sm_env **)arg;
-    sm_env *mine;
-    void *p;
-    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);
-    p = sm_allocate(32, NULL);
-    CHECK(p != NULL);
-    mine = sm_current_env(NULL);
-    REQUIRE(mine != NULL);
-    CHECK_EQ_INT(sm_env_destroy(mine), SM_INVALID_ARG);
-    CHECK_EQ_INT(sm_free(p), SM_OK);            /* still current and whole */
-    CHECK(sm_allocate(32, NULL) != NULL);
-    *other = sm_env_create(NULL, NULL);
-    REQUIRE(*other != NULL);
-    CHECK(sm_env_allocate(*other, 16, NULL) != NULL);
+    (void)arg;
+    CHECK_EQ_INT(sm_env_destroy(enabled_elsewhere), SM_INVALID_ARG);
 }
 
-TEST(destroy_of_enabled_environment_refused)
+static void enable_then_destroy(void *arg)
+{
+    sm_env **other = (sm_env **)arg, *outer, *inner;
+    th_thread t;
+    void *p;
+    sm_status st;
+    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);
+    outer = sm_current_env(NULL);
+    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);
+    inner = sm_current_env(NULL);
+    REQUIRE(outer != NULL && inner != NULL);
+    p = sm_allocate(32, NULL);
+    CHECK(p != NULL);
+    enabled_elsewhere = inner;
+    REQUIRE(th_thread_start(&t, destroy_enabled_elsewhere, NULL));
+    th_thread_join(&t);
+    CHECK_EQ_INT(sm_free(p), SM_OK);               /* refused elsewhere: still whole */
+    CHECK_EQ_INT(sm_env_destroy(inner), SM_OK);   /* the current one: outer comes back */
+    CHECK(sm_current_env(NULL) == outer);
+    CHECK(sm_allocate(32, NULL) != NULL);
+    *other = sm_env_create(NULL, NULL);           /* may take the memory inner had */
+    REQUIRE(*other != NULL);
+    CHECK(sm_env_allocate(*other, 16, NULL) != NULL);
+    CHECK_EQ_INT(sm_env_destroy(outer), SM_OK);
+    CHECK(sm_current_env(&st) == NULL);
+    CHECK_EQ_INT(st, SM_NO_ENVIRONMENT);
+    CHECK_EQ_INT(sm_disable_allocate(), SM_NO_ENVIRONMENT);
+    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);    /* the thread exits owning this one */
+}
+
+TEST(destroy_of_enabled_environment)
 {
     th_thread t;
     sm_env *other = NULL;
@@ -827,13 +846,10 @@ TEST(destroy_of_enabled_environment_refused)
     REQUIRE(th_thread_start(&t, enable_then_destroy, &other));
     th_thread_join(&t);
     REQUIRE(other != NULL);
-    p = sm_env_allocate(other, 16, NULL);   /* the exit destroyed only the enabled one */
+    p = sm_env_allocate(other, 16, NULL);   /* the exit destroyed only what it still owned */
     CHECK(p != NULL);
     CHECK_EQ_INT(sm_env_free(other, p), SM_OK);
     CHECK_EQ_INT(sm_env_destroy(other), SM_OK);
-    CHECK_EQ_INT(sm_enable_allocate(), SM_OK);   /* and on the thread that disables it */
-    CHECK_EQ_INT(sm_env_destroy(sm_current_env(NULL)), SM_INVALID_ARG);
-    CHECK_EQ_INT(sm_disable_allocate(), SM_OK);
 }
 
 /* Another thread marks the owner's last block free (a plain mark-free: that thread does not bump
@@ -1190,7 +1206,7 @@ void suite_thread(void)
     RUN(shared_env_stats_exact);
     RUN(racing_double_free);
     RUN(double_free_of_last_block_freed_elsewhere);
-    RUN(destroy_of_enabled_environment_refused);
+    RUN(destroy_of_enabled_environment);
     RUN(racing_poison_spares_next_block);
     RUN(foreign_pointer_while_its_environment_resets);
 #endif
