@@ -3979,17 +3979,24 @@ SMALLOC_DEF sm_env *sm_env_create(const sm_config *config, sm_status *status)
 static int sm__enabled_unlink(sm__thread *rec, const sm_env *env);
 static void sm__attach_to(const sm__attach *at);
 
+/* sm_env_destroy of an enabled environment: only its owner may take it off its list (other
+   threads: refused), as its disable would when it is current. */
+static SM__NOINLINE sm_status sm__env_destroy_enabled(sm_env *env)
+{
+    if (env->owner != sm__fast_tls.thread || !sm__enabled_unlink(env->owner, env))
+        return SM_INVALID_ARG;
+    if (sm__fast_tls.current.env == env)
+        sm__attach_to(&env->enabled_prev);
+    sm__env_delete(env);
+    return SM_OK;
+}
+
 SMALLOC_DEF sm_status sm_env_destroy(sm_env *env)
 {
     if (!env)
         return SM_INVALID_ARG;
-    if (env->owner) {
-        /* enabled: only its owner may take it off its list (other threads: refused) */
-        if (env->owner != sm__fast_tls.thread || !sm__enabled_unlink(env->owner, env))
-            return SM_INVALID_ARG;
-        if (sm__fast_tls.current.env == env)   /* as its disable */
-            sm__attach_to(&env->enabled_prev);
-    }
+    if (env->owner)
+        return sm__env_destroy_enabled(env);
     sm__env_delete(env);
     return SM_OK;
 }
