@@ -626,6 +626,8 @@ static __inline__ void *sm__bump_inline(__UINTPTR_TYPE__ *cursor, /* NOLINT(read
 {
     size_t granule = (size_t)(top - cursor[2]) / 16;
     size_t *word = *(size_t **)(void *)&cursor[3] + granule / (sizeof(size_t) * 8);
+    if (!top)   /* a cursor with room is on a chunk: the caller's test of the result goes */
+        __builtin_unreachable();
     size_t bits = __atomic_load_n(word, __ATOMIC_RELAXED) | (size_t)1 << granule % (sizeof(size_t) * 8);
     __atomic_store_n(word, bits, __ATOMIC_RELAXED);
     __atomic_store_n(&cursor[0], top + ((size + 15) & ~(size_t)15), __ATOMIC_RELEASE);
