@@ -1556,22 +1556,6 @@ static void sm__clear_start(size_t *map, size_t i)
     SM__STORE_SC(w, SM__LOAD(w) & ~((size_t)1 << (i % SM__WBITS)));
 }
 
-/* Clears the first n words of two bitmaps nobody else uses now: often a word or two, and then
-   a loop costs less than calls to memset (its stores are atomic ones so that compilers keep
-   it a loop). */
-static void sm__zero_words(size_t *a, size_t *b, size_t n)
-{
-    if (n > 8) {
-        memset(a, 0, n * sizeof *a);
-        memset(b, 0, n * sizeof *b);
-    } else {
-        size_t k;
-        for (k = 0; k < n; k++) {
-            SM__STORE(&a[k], (size_t)0);
-            SM__STORE(&b[k], (size_t)0);
-        }
-    }
-}
 
 /* Clears bits lo..hi (inclusive) of a bitmap that other threads may update. */
 /* NOLINTNEXTLINE(readability-non-const-parameter): map is written through __atomic_fetch_and */
@@ -3571,7 +3555,7 @@ static size_t sm__env_bytes(unsigned flags)
 #define SM__SPARE_BYTES ((size_t)256 << 10)   /* of chunks, per environment kept */
 
 /* Starts a life of env, new or taken from the thread's cache, configured (sm__env_configure). */
-static void sm__env_begin(sm_env *env)
+static SM__INLINE void sm__env_begin(sm_env *env)
 {
     /* a parked environment's first thread goes on growing where it stopped (up to an eighth of
        what a thread keeps of an environment), so that blocks that fitted in the chunks it kept
@@ -3612,7 +3596,7 @@ static void sm__env_configure(sm_env *env, const sm_config *cfg, size_t chunk, i
 /* Tells the tools (and SM_POISON) about the payloads of env's chunks and spares: hidden while
    env waits in a thread's cache, as the chunk cache hides its memory; shown (or poisoned, for
    SM_POISON) when it is taken again. Callers skip it when neither a tool nor SM_POISON asks. */
-static void sm__env_expose(sm_env *env, int how)
+static SM__NOINLINE void sm__env_expose(sm_env *env, int how)
 {
     ptrdiff_t i, n = stbds_arrlen(env->chunks), m = stbds_arrlen(env->spares);
     for (i = 0; i < n + m; i++) {
@@ -3636,18 +3620,21 @@ static size_t sm__first_chunk(size_t chunk_size)
 }
 
 /* Takes env, configured, off the calling thread's cache of released environments. */
-static sm_env *sm__env_reuse(sm_env *env)
+static SM__INLINE sm_env *sm__env_reuse(sm_env *env)
 {
+    unsigned flags = env->flags;
     sm__t.spare_envs = env->next_spare;
     sm__t.nspare_envs--;
     sm__env_begin(env);
-    if (SM__TOOLS || (env->flags & SM_POISON))
+    if (SM__TOOLS || (flags & SM_POISON))
         sm__env_expose(env, SM__SHOW);
     sm__slot_renew(env);
     return env;
 }
 
-static sm_env *sm__env_new(const sm_config *config, sm_status *status)
+/* sm__env_new when no environment of the thread's cache has the defaults: configures one of
+   them, or makes a new one. */
+static SM__NOINLINE sm_env *sm__env_make(const sm_config *config, sm_status *status)
 {
     static const sm_config defaults = { 0, NULL, NULL, NULL, 0, NULL, NULL };
     sm_config cfg;
@@ -3655,12 +3642,6 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     void *raw;
     size_t chunk, self, got;
     int slotted, cached;
-    /* the steady state of a server: an environment this thread released, with its chunks and
-       its handle slot, and no lock; one made with the defaults needs no configuring again */
-    *status = SM_OK;
-    if (!config && env && !env->flags && !env->context && env->self_size == sm__env_bytes(0) &&
-        env->chunk_size == sm__first_chunk(0))
-        return sm__env_reuse(env);
     *status = SM_INVALID_ARG;
     if (!config)
         config = &defaults;
@@ -3713,35 +3694,56 @@ static sm_env *sm__env_new(const sm_config *config, sm_status *status)
     return env;
 }
 
+/* The steady state of a server: an environment this thread released, with its chunks and its
+   handle slot, and no lock; one made with the defaults needs no configuring again. */
+static SM__INLINE sm_env *sm__env_new(const sm_config *config, sm_status *status)
+{
+    sm_env *env = sm__t.spare_envs;
+    if (!config && env && !env->flags && !env->context && env->self_size == sm__env_bytes(0) &&
+        env->chunk_size == sm__first_chunk(0)) {
+        *status = SM_OK;
+        return sm__env_reuse(env);
+    }
+    return sm__env_make(config, status);
+}
+
 static int sm__report(const sm_env *env, sm_report_fn *fn, void *user, int at_destroy);
 
-/* Releases every block: normal chunks become spares, their bitmaps cleared over the part that
-   was used; single chunks go back, or with keep_singles become spares too (still in the page
-   map, for this environment's next large blocks). Cursors are parked, except that `keep` (if
-   not NULL) stays on its chunk, emptied, so that its next allocations take the fast path.
-   Nobody else is inside a call on env. Returns the chunks to give back (sm__chunks_give_back),
-   out of the page map already. */
 /* A normal chunk whose blocks are all released: its bitmaps cleared over the part that was
-   used (up to `used`), no sites. */
-static void sm__chunk_clear(const sm_env *env, sm__chunk *ch)
+   used (up to used_end), no sites. */
+static SM__NOINLINE void sm__chunk_scrub(const sm_env *env, sm__chunk *ch, size_t used, size_t words)
 {
-    size_t words = (size_t)(ch->used - (uintptr_t)ch->payload) / SM__GRAIN / SM__WBITS + 1;
+    memset(ch->starts, 0, words * sizeof *ch->starts);
+    memset(ch->freed, 0, words * sizeof *ch->freed);
+    if (env->flags & SM_POISON)
+        sm__poison(ch->payload, used);
+}
+
+/* Often a bitmap word or two: then a loop costs less than calls to memset (its stores are
+   atomic ones so that compilers keep it a loop). */
+static SM__INLINE void sm__chunk_clear(const sm_env *env, sm__chunk *ch, uintptr_t used_end)
+{
+    size_t used = (size_t)(used_end - (uintptr_t)ch->payload), words = used / SM__GRAIN / SM__WBITS + 1, k = 0;
     if (words > ch->nwords)
         words = ch->nwords;
-    sm__zero_words(ch->starts, ch->freed, words);
-    if (env->flags & SM_POISON)
-        sm__poison(ch->payload, (size_t)(ch->used - (uintptr_t)ch->payload));
     ch->used = (uintptr_t)ch->payload;
     ch->nsites = 0;
     SM__STORE(&ch->retired, 0);
     SM__STORE(&ch->census_ok, 0);
+    if (words > 8 || (env->flags & SM_POISON)) {
+        sm__chunk_scrub(env, ch, used, words);
+        return;
+    }
+    do {
+        SM__STORE(&ch->starts[k], (size_t)0);
+        SM__STORE(&ch->freed[k], (size_t)0);
+    } while (++k < words);
 }
 
 /* The blocks of the chunk that cursor keep stays on (up to its top) are released. */
-static void sm__kept_chunk_clear(const sm_env *env, sm__cursor *keep)
+static SM__INLINE void sm__kept_chunk_clear(const sm_env *env, sm__cursor *keep)
 {
-    keep->chunk->used = SM__LOAD(&keep->top);
-    sm__chunk_clear(env, keep->chunk);
+    sm__chunk_clear(env, keep->chunk, SM__LOAD(&keep->top));
 }
 
 /* A cursor left on its chunk, emptied (sm__chunk_clear), so that its next allocations take
@@ -3755,6 +3757,12 @@ static void sm__cursor_empty(sm__cursor *c)
         memset(c->bins, 0, SM__BINS * sizeof *c->bins);
 }
 
+/* Releases every block: normal chunks become spares, their bitmaps cleared over the part that
+   was used; single chunks go back, or with keep_singles become spares too (still in the page
+   map, for this environment's next large blocks). Cursors are parked, except that `keep` (if
+   not NULL) stays on its chunk, emptied, so that its next allocations take the fast path.
+   Nobody else is inside a call on env. Returns the chunks to give back (sm__chunks_give_back),
+   out of the page map already. */
 static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
 {
     sm__chunk *out = NULL;
@@ -3775,7 +3783,7 @@ static sm__chunk *sm__env_clear(sm_env *env, sm__cursor *keep, int keep_singles)
             sm__chunk *ch = env->chunks[i];
             void *grown;
             if (ch->starts)
-                sm__chunk_clear(env, ch);
+                sm__chunk_clear(env, ch, ch->used);
             if (ch == kept) {
                 ch->at = (size_t)n;
                 env->chunks[n++] = ch;
@@ -3867,7 +3875,7 @@ static int sm__env_park(sm_env *env)
    it (SM__SPARE_BYTES) adjusts the figure the cache follows; small ones, which stay in the
    thread's cache and cost no lock, let it decay at every eighth release (a count kept without
    atomic read-modify-write: a lost update only delays that). */
-static void sm__cache_released(size_t bytes)
+static SM__INLINE void sm__cache_released(size_t bytes)
 {
     size_t n;
     if (bytes > SM__SPARE_BYTES) {
@@ -4915,7 +4923,7 @@ SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
 {
     sm__thread *rec;
     sm_env *env;
-    sm__attach at;
+    sm__cursor *c;
     sm_status st;
     if (!sm__config_ok(config))
         return SM_INVALID_ARG;   /* before the thread's record is made: a refusal changes nothing */
@@ -4929,11 +4937,14 @@ SMALLOC_DEF sm_status sm_enable_allocate_with(const sm_config *config)
     env->enabled_prev = sm__fast_tls.current;
     env->enabled_older = rec->enabled;
     rec->enabled = env;
-    at.slot = env->slot;
-    at.gen = SM__LOAD(&at.slot->gen);
-    at.env = env;
-    sm__attach_to(&at);
-    sm__current_cursor(&at, sm__cached_cursor(env));   /* a reused environment's, if any */
+    sm__fast_tls.current.slot = env->slot;
+    sm__fast_tls.current.gen = SM__LOAD(&env->slot->gen);
+    sm__fast_tls.current.env = env;
+    /* a reused environment's cursor, if any: its handle is new, so the thread's cache of
+       cursors has none */
+    c = SM__LOAD(&env->solo.thread) == SM__ME ? &env->solo : NULL;
+    sm__t.cursor = c;
+    sm__fast_tls.fast = c && env->flags ? &sm__blocked : c;
     return SM_OK;
 }
 
