@@ -1292,6 +1292,8 @@ typedef struct sm__cursor {
     void **bins;                  /* SM_RECYCLE: the marked-free blocks it may reuse, by size, */
     void *remote;                 /* and those other threads marked free in its chunks (atomic) */
     void *raw;                    /* what the backing allocator returned for it (not solo) */
+    sm__chunk *freed_in;          /* the normal chunk of its thread's latest mark-free outside its
+                                     own: the next in there skips the page map (reset clears it) */
 } sm__cursor;
 
 /* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
@@ -2385,6 +2387,7 @@ static void sm__cursor_park(sm__cursor *c)
     SM__STORE(&c->chunk, (sm__chunk *)NULL);
     c->last_single = NULL;
     c->remote = NULL;
+    c->freed_in = NULL;
     if (c->bins)
         memset(c->bins, 0, SM__BINS * sizeof *c->bins);
 }
@@ -3458,15 +3461,24 @@ static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm
 static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uintptr_t p)
 {
     unsigned flags = env->flags;
-    sm__chunk *ch;
+    sm__chunk *ch = mine ? mine->freed_in : NULL;
     sm__cursor *c;
     if (!p)
         return SM_OK;
-    ch = sm__chunk_of(env, p);
-    if (!ch)
-        return SM_INVALID_ARG;
-    if (!ch->starts || (flags & SM_TRACK))
-        return sm__free_slow(env, p);
+    /* the normal chunk of this thread's last mark-free here: those stay until env's reset,
+       which clears freed_in, so that a run of mark-frees in one chunk looks up the page map
+       once (never set with SM_TRACK, whose mark-frees all take sm__free_slow) */
+    if (!ch || p - (uintptr_t)ch->payload >= (uintptr_t)(ch->limit - ch->payload)) {
+        ch = sm__chunk_of(env, p);
+        if (!ch)
+            return SM_INVALID_ARG;
+        if (!ch->starts || (flags & SM_TRACK))
+            return sm__free_slow(env, p);
+        if (mine)
+            mine->freed_in = ch;
+    }
+    if (!flags && SM__LOAD_ACQ(&ch->retired))   /* nobody rolls it back */
+        return sm__claim_bit(ch, p) ? SM_OK : SM_INVALID_ARG;
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
@@ -3753,6 +3765,7 @@ static void sm__cursor_empty(sm__cursor *c)
     SM__STORE_REL(&c->top, c->base);
     c->last_single = NULL;
     c->remote = NULL;
+    c->freed_in = NULL;
     if (c->bins)
         memset(c->bins, 0, SM__BINS * sizeof *c->bins);
 }

@@ -807,6 +807,49 @@ TEST(big_blocks_own_chunk)
 }
 
 /* An environment reset after each "request" stops calling the backing allocator. */
+/* A thread remembers the chunk of its last mark-free outside its own chunk, so that the next
+   one there skips the page map. Once the environment is released (and made again from the
+   thread's cache) the chunk is gone: a mark-free of its old blocks is refused and never reads
+   it (under AddressSanitizer or Valgrind, a forgotten chunk is a read of released memory; the
+   process-wide cache is off, so that the chunk goes back to free and no new one takes its
+   place). */
+static void mark_free_in_released_chunk(size_t chunk_size)
+{
+    void *first, *p;
+    sm_config cfg;
+    sm_env *env;
+    size_t i, limit, block = chunk_size / 8;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.chunk_size = chunk_size;
+    limit = sm_cache_limit(0);
+    env = sm_env_create(&cfg, NULL);
+    REQUIRE(env != NULL);
+    first = sm_env_allocate(env, block, NULL);
+    REQUIRE(first != NULL);
+    for (i = 1; i < 16; i++)   /* the first chunk full, then a second (twice its size) */
+        REQUIRE((p = sm_env_allocate(env, block, NULL)) != NULL);
+    CHECK_EQ_INT(sm_env_free(env, first), SM_OK);
+    CHECK_EQ_INT(sm_env_free(env, first), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    env = sm_env_create(&cfg, NULL);
+    REQUIRE(env != NULL);
+    CHECK_EQ_INT(sm_env_free(env, first), SM_INVALID_ARG);
+    CHECK(sm_env_allocate(env, 16, NULL) != NULL);   /* the thread takes its cursor again */
+    CHECK_EQ_INT(sm_env_free(env, first), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    (void)sm_cache_limit(limit);
+}
+
+TEST(mark_free_in_released_chunk_kept_cursor)
+{
+    mark_free_in_released_chunk((size_t)128 << 10);   /* the second chunk stays with the cursor */
+}
+
+TEST(mark_free_in_released_chunk_parked_cursor)
+{
+    mark_free_in_released_chunk((size_t)512 << 10);   /* too large to keep: all chunks go */
+}
+
 TEST(reset_reuses_memory)
 {
     enum { PER_ROUND = 300 };
@@ -945,6 +988,8 @@ void suite_env(void)
     RUN(chunk_growth);
     RUN(chunk_size_defaults);
     RUN(big_blocks_own_chunk);
+    RUN(mark_free_in_released_chunk_kept_cursor);
+    RUN(mark_free_in_released_chunk_parked_cursor);
     RUN(reset_reuses_memory);
     RUN(environments_independent);
     RUN(env_handle_attach);
