@@ -4222,7 +4222,12 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
 static SM__NOINLINE sm_status sm__recycle_free(sm_env *env, uintptr_t p)
 {
     sm__cursor *c = &env->solo;
-    sm__chunk *ch = sm__chunk_of(env, p);
+    sm__chunk *ch = c->freed_in;
+    if (!ch || p - (uintptr_t)ch->payload >= (uintptr_t)(ch->limit - ch->payload)) {
+        ch = sm__chunk_of(env, p);
+        if (ch && ch->starts)
+            c->freed_in = ch;
+    }
     if (ch && ch->starts && SM__LOAD_ACQ(&ch->retired) && SM__LOAD_ACQ(&ch->owner) == c) {
         size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
         if (!sm__claim_bit(ch, p))
