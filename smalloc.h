@@ -3272,22 +3272,24 @@ static SM__NOINLINE sm_status sm__free_local(sm_env *env, sm__cursor *c, uintptr
     return SM_OK;
 }
 
-/* The rest of sm__free_last: block i is marked free like any other when a later block starts
-   in the words after its own, up to the top; else it is the last, to roll back. */
-static SM__NOINLINE sm_status sm__free_end(sm_env *env, sm__cursor *c, size_t i)
+/* Whether a block of the cursor's chunk starts in a bitmap word after word k, below the top. */
+static SM__INLINE int sm__starts_after(const sm__cursor *c, size_t k)
 {
-    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), m;
-    size_t words = ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN + SM__WBITS - 1) / SM__WBITS;
+    size_t m, words = ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN + SM__WBITS - 1) / SM__WBITS;
     for (m = k + 1; m < words; m++)
         if (SM__LOAD(&c->starts[m]))
-            return (sm__fetch_or(&c->freed[k], bit) & bit) ? SM_INVALID_ARG : SM_OK;
-    if (sm__fetch_or(&c->freed[k], bit) & bit)
-        return SM_INVALID_ARG;
-    sm__rollback(env, c, i);
-    return SM_OK;
+            return 1;
+    return 0;
 }
 
-/* The last block i of the cursor's chunk, its start bit already cleared (sm__free_last): waits
+/* Marks block i of the cursor's chunk free, as any thread would: a later block starts. */
+static sm_status sm__mark_free(sm__cursor *c, size_t i)
+{
+    size_t bit = (size_t)1 << (i % SM__WBITS);
+    return (sm__fetch_or(&c->freed[i / SM__WBITS], bit) & bit) ? SM_INVALID_ARG : SM_OK;
+}
+
+/* The last block i of the cursor's chunk, its start bit already cleared (sm__top_to): waits
    for the mark-frees of other threads in progress in the chunk; the freed bit of one that won
    the race is cleared, and this mark-free refused. The top moves back either way. */
 static SM__NOINLINE sm_status sm__top_back(sm__cursor *c, size_t i)
@@ -3299,27 +3301,54 @@ static SM__NOINLINE sm_status sm__top_back(sm__cursor *c, size_t i)
     return (f & bit) ? SM_INVALID_ARG : SM_OK;
 }
 
+/* The top of the cursor's chunk moves back over its last block i alone, whose freed bit was
+   clear with the block below live and no padding between (sm__rollback's steps, with the
+   block's freed bit never set); w: the bitmap word of i's start bit, its only one. Another
+   thread's mark-free of the same block (a double free) either sets that bit before the start
+   bit goes, and sm__top_back waits for it and sees it, or finds the start bit gone: one of
+   the two fails. */
+static SM__INLINE sm_status sm__top_to(sm__cursor *c, size_t i, size_t w)
+{
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS);
+    SM__STORE_SC(&c->starts[k], w & ~bit);
+    if (SM__LIKELY(SM__LOAD_SC(&c->chunk->inflight) == 0 && !(SM__LOAD(&c->freed[k]) & bit))) {
+        SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
+        return SM_OK;
+    }
+    return sm__top_back(c, i);
+}
+
+/* The rest of sm__free_last: block i is marked free like any other when a later block starts
+   in the words after its own, up to the top; else it is the last, to roll back, over itself
+   alone when the block below (in an earlier word) is live with no padding between. */
+static SM__NOINLINE sm_status sm__free_end(sm_env *env, sm__cursor *c, size_t i)
+{
+    size_t below;
+    if (sm__starts_after(c, i / SM__WBITS))
+        return sm__mark_free(c, i);
+    below = sm__prev_bit(c->starts, 0, i);
+    if (below != SM__NONE && sm__prev_bit(c->freed, below, i + 1) == SM__NONE)
+        return sm__top_to(c, i, SM__LOAD(&c->starts[i / SM__WBITS]));
+    if (sm__mark_free(c, i) != SM_OK)
+        return SM_INVALID_ARG;
+    sm__rollback(env, c, i);
+    return SM_OK;
+}
+
 /* Block i of the cursor's chunk, in an environment without flags, when no later block starts
-   in its bitmap word (sm__free_mine). With the top in that word too, it is the last block, to
-   roll back; when the block below it starts in the same word and is live, with no padding
-   between, the top moves back over this block alone: sm__rollback's steps in one word, with
-   the block's freed bit never set. Another thread's mark-free of the same block (a double free)
-   either sets that bit before the start bit goes, and sm__top_back waits for it and sees it,
-   or finds the start bit gone: one of the two fails. Anything else: sm__free_end. */
+   in its bitmap word (sm__free_mine). With none in the words after it either, it is the last
+   block, to roll back: over this block alone (sm__top_to) when the block below it starts in
+   the same word and is live, with no padding between. Anything else: sm__free_end. */
 static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
 {
     size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS);
     size_t w = SM__LOAD(&c->starts[k]), below = w & (bit - 1);
     /* below: the starts under block i in its word; no freed bit from the highest of them (the
        block below) up to i itself */
-    if (SM__LIKELY((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN <= (k + 1) * SM__WBITS && below &&
-                   !((SM__LOAD(&c->freed[k]) & ((bit << 1) - 1)) >> sm__msb(below)))) {
-        SM__STORE_SC(&c->starts[k], w & ~bit);
-        if (SM__LIKELY(SM__LOAD_SC(&c->chunk->inflight) == 0 && !(SM__LOAD(&c->freed[k]) & bit))) {
-            SM__STORE_REL(&c->top, c->base + i * SM__GRAIN);
-            return SM_OK;
-        }
-        return sm__top_back(c, i);
+    if (SM__LIKELY(below && !((SM__LOAD(&c->freed[k]) & ((bit << 1) - 1)) >> sm__msb(below)))) {
+        if ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN > (k + 1) * SM__WBITS && sm__starts_after(c, k))
+            return sm__mark_free(c, i);
+        return sm__top_to(c, i, w);
     }
     return sm__free_end(env, c, i);
 }

@@ -854,14 +854,15 @@ TEST(destroy_of_enabled_environment)
 
 /* Another thread marks the owner's last block free (a plain mark-free: that thread does not bump
    the chunk); the owner's own mark-free of it afterwards is a double free, refused with nothing
-   changed: no rollback, the block still counted as marked free. */
+   changed: no rollback, the block still counted as marked free. The block below is small (its
+   start in the last block's bitmap word) or spans a whole word (its start in an earlier one). */
 static void free_block_of(void *p)
 {
     race_arg *a = (race_arg *)p;
     a->status = sm_env_free(a->env, a->block);
 }
 
-TEST(double_free_of_last_block_freed_elsewhere)
+static void double_free_of_last_block(size_t below_size)
 {
     race_arg a;
     th_thread t;
@@ -870,7 +871,7 @@ TEST(double_free_of_last_block_freed_elsewhere)
     memset(&a, 0, sizeof a);
     a.env = sm_env_create(NULL, NULL);
     REQUIRE(a.env != NULL);
-    below = sm_env_allocate(a.env, 16, NULL);
+    below = sm_env_allocate(a.env, below_size, NULL);
     a.block = sm_env_allocate(a.env, 16, NULL);
     REQUIRE(below != NULL && a.block != NULL);
     REQUIRE(th_thread_start(&t, free_block_of, &a));
@@ -883,6 +884,9 @@ TEST(double_free_of_last_block_freed_elsewhere)
     CHECK(sm_env_allocate(a.env, 16, NULL) != a.block);   /* not rolled back */
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
+
+TEST(double_free_of_last_block_freed_elsewhere) { double_free_of_last_block(16); }
+TEST(double_free_of_last_block_after_a_long_one) { double_free_of_last_block(64 * TC_GRAIN); }
 
 /* SM_POISON: another thread marks free the block below the owner's last one while the owner
    marks that last one free, which rolls back over both, and allocates where they were. The
@@ -1206,6 +1210,7 @@ void suite_thread(void)
     RUN(shared_env_stats_exact);
     RUN(racing_double_free);
     RUN(double_free_of_last_block_freed_elsewhere);
+    RUN(double_free_of_last_block_after_a_long_one);
     RUN(destroy_of_enabled_environment);
     RUN(racing_poison_spares_next_block);
     RUN(foreign_pointer_while_its_environment_resets);
