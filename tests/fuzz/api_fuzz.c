@@ -191,7 +191,7 @@ typedef struct fz_event {
 typedef struct fz_env {
     int alive;
     int enabled;                  /* made by sm_enable_allocate*: owned by this thread */
-    sm_env *env;                  /* explicit environments only */
+    sm_env *env;                  /* enabled ones too (fz_learn_env, from sm_current_env) */
     sm_thread_handle h;
     unsigned flags;
     size_t chunk;                 /* the first chunk's size as configured (0 and small raised) */
