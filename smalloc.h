@@ -1902,13 +1902,16 @@ static void sm__map_leave(const sm__chunk *ch)
 /* Enters ch in the pages of its memory below address end that it has not entered yet; 0 (and
    nothing more entered) when a node cannot be made. A normal chunk enters all of its memory;
    a single chunk only up to its block's start, which is all that mark-free and reallocation
-   look up (sm_env_describe finds an address further inside by a walk over the chunks). */
-static int sm__map_enter(sm__chunk *ch, uintptr_t end)
+   look up (sm_env_describe finds an address further inside by a walk over the chunks), and
+   its entries say so (SM__SINGLE_TAG): without the lock, nobody reads such a chunk, which a
+   thread marking its block free may give back at any moment (sm__chunk_of). */
+#define SM__SINGLE_TAG ((uintptr_t)1)
+static int sm__map_enter(sm__chunk *ch, uintptr_t end, int single)
 {
     uintptr_t from = ch->mapped ? ch->mapped : (uintptr_t)ch->base & ~(SM__PAGE - 1), stop;
     if (from >= end)
         return 1;
-    stop = sm__map_store(ch, ch, from, end, 1);
+    stop = sm__map_store(ch, (sm__chunk *)((uintptr_t)ch | (single ? SM__SINGLE_TAG : 0)), from, end, 1);
     if (stop != end) {
         (void)sm__map_store(ch, NULL, from, stop, 0);
         return 0;
@@ -1930,20 +1933,42 @@ static SM__INLINE sm__chunk *sm__side_chunk(const sm__side *s, const sm_env *env
     return ch;
 }
 
-/* The chunk of env whose payload holds address a, or NULL. */
-static SM__INLINE sm__chunk *sm__chunk_of(const sm_env *env, uintptr_t a)
+/* What sm__chunk_of finds without the lock where a single chunk has entered the page: a chunk
+   without bitmaps, never written, so that callers take the lock and look again. */
+static sm__chunk sm__single_seen;
+
+/* The chunk of an entry (sm__side_chunk) if its payload holds address a, else NULL. */
+static SM__INLINE sm__chunk *sm__chunk_in(sm__chunk *ch, uintptr_t a, int locked)
+{
+    if ((uintptr_t)ch & SM__SINGLE_TAG) {
+        if (!locked)
+            return &sm__single_seen;
+        ch = (sm__chunk *)((uintptr_t)ch & ~SM__SINGLE_TAG);
+    }
+    return ch && a >= (uintptr_t)ch->payload && a < (uintptr_t)ch->limit ? ch : NULL;
+}
+
+/* The chunk of env whose payload holds address a, or NULL. Without the lock (locked 0), a page
+   that a single chunk entered gives sm__single_seen instead. */
+static SM__INLINE sm__chunk *sm__chunk_find(const sm_env *env, uintptr_t a, int locked)
 {
     const sm__page *pg = sm__page_at(a, 0);
     sm__chunk *ch;
     if (!pg)
         return NULL;
-    ch = sm__side_chunk(&pg->low, env);
-    if (ch && a >= (uintptr_t)ch->payload && a < (uintptr_t)ch->limit)
-        return ch;
-    ch = sm__side_chunk(&pg->high, env);
-    if (ch && a >= (uintptr_t)ch->payload && a < (uintptr_t)ch->limit)
-        return ch;
-    return NULL;
+    ch = sm__chunk_in(sm__side_chunk(&pg->low, env), a, locked);
+    return ch ? ch : sm__chunk_in(sm__side_chunk(&pg->high, env), a, locked);
+}
+
+static SM__INLINE sm__chunk *sm__chunk_of(const sm_env *env, uintptr_t a)
+{
+    return sm__chunk_find(env, a, 0);
+}
+
+/* Lock held. */
+static SM__INLINE sm__chunk *sm__chunk_of_locked(const sm_env *env, uintptr_t a)
+{
+    return sm__chunk_find(env, a, 1);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -2144,7 +2169,7 @@ static sm__chunk *sm__chunk_make(sm_env *env, unsigned char *base, size_t size, 
     ch->payload = (unsigned char *)ch + offset;
     ch->limit = ch->payload + span;
     ch->used = (uintptr_t)ch->payload;
-    if (!sm__map_enter(ch, single ? (uintptr_t)ch->payload + 1 : (uintptr_t)base + size)) {
+    if (!sm__map_enter(ch, single ? (uintptr_t)ch->payload + 1 : (uintptr_t)base + size, single)) {
         sm__release(env, base, size);
         return NULL;
     }
@@ -2704,7 +2729,7 @@ static void *sm__refill(sm_env *env, sm__cursor *c, size_t size, size_t alignmen
             /* one this environment kept when it was parked: still in the page map */
             unsigned char *header = (unsigned char *)ch;
             size_t offset = sm__single_offset(header, alignment);
-            if (!sm__map_enter(ch, (uintptr_t)header + offset + 1)) {
+            if (!sm__map_enter(ch, (uintptr_t)header + offset + 1, 1)) {
                 sm__chunk_discard(env, ch, 1);
                 return NULL;
             }
@@ -3080,7 +3105,7 @@ static int sm__block_at(sm__chunk *ch, uintptr_t p, int inside, sm__where *w)
 static int sm__locate(const sm_env *env, uintptr_t p, int inside, sm__where *w)
 {
     ptrdiff_t i;
-    if (sm__locate_in(env, sm__chunk_of(env, p), p, inside, w))
+    if (sm__locate_in(env, sm__chunk_of_locked(env, p), p, inside, w))
         return 1;
     /* inside a block with a chunk of its own, past the pages that chunk entered in the map */
     for (i = 0; inside && i < stbds_arrlen(env->chunks); i++) {
@@ -3446,7 +3471,7 @@ static SM__NOINLINE sm_status sm__free_slow(sm_env *env, uintptr_t p)
     c = sm__cursor_find(env);
     if (sm__in_cursor(c, p)) {
         st = sm__free_local_locked(env, c, p);
-    } else if (sm__locate_in(env, sm__chunk_of(env, p), p, 0, &w) && w.live) {
+    } else if (sm__locate_in(env, sm__chunk_of_locked(env, p), p, 0, &w) && w.live) {
         if (!w.ch->starts) {
             if (c && c->last_single == w.ch && c->last_chunk == c->chunk &&
                 c->last_top == SM__LOAD(&c->top)) {

@@ -796,6 +796,41 @@ TEST(racing_double_free)
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
 
+/* The same race on a block with a chunk of its own, which the winning mark-free gives back at
+   once (the process-wide cache off: to free). The losing thread must not read that chunk: it
+   finds it in the page map, and takes the lock before it looks at it (under AddressSanitizer
+   or ThreadSanitizer, a read of it after it went back is a use after free). */
+TEST(racing_double_free_of_large_block)
+{
+    race_arg a;
+    th_thread t;
+    time_t t0 = time(NULL);
+    long i, both = 0, neither = 0;
+    size_t limit = sm_cache_limit(0);
+    memset(&a, 0, sizeof a);
+    a.env = sm_env_create(NULL, NULL);
+    REQUIRE(a.env != NULL);
+    REQUIRE(th_thread_start(&t, racer, &a));
+    for (i = 0; i < 20000 && time(NULL) - t0 < 2; i++) {
+        sm_status mine;
+        a.block = sm_env_allocate(a.env, (size_t)256 << 10, NULL);
+        REQUIRE(a.block != NULL);
+        __atomic_store_n(&a.done, 0, __ATOMIC_RELAXED);
+        __atomic_store_n(&a.go, 1, __ATOMIC_SEQ_CST);
+        mine = sm_env_free(a.env, a.block);
+        while (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE))
+            ;
+        both += mine == SM_OK && a.status == SM_OK;
+        neither += mine != SM_OK && a.status != SM_OK;
+    }
+    __atomic_store_n(&a.go, -1, __ATOMIC_RELEASE);
+    th_thread_join(&t);
+    CHECK_EQ_SIZE((size_t)both, 0);
+    CHECK_EQ_SIZE((size_t)neither, 0);
+    CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
+    (void)sm_cache_limit(limit);
+}
+
 /* sm_env_destroy of an environment the thread enabled: allowed to that thread, as its disable
    when it is current, and it leaves the thread's list of enabled environments. Left on it, the
    list would make the thread's exit destroy whatever environment takes that memory next (the
@@ -1209,6 +1244,7 @@ void suite_thread(void)
     RUN(shared_handle_stress);
     RUN(shared_env_stats_exact);
     RUN(racing_double_free);
+    RUN(racing_double_free_of_large_block);
     RUN(double_free_of_last_block_freed_elsewhere);
     RUN(double_free_of_last_block_after_a_long_one);
     RUN(destroy_of_enabled_environment);
