@@ -392,7 +392,8 @@ CONTENTS
           sm_env_destroy of an environment the calling thread enabled takes it off the
           thread's list (thread exit destroyed whatever took its memory next), and another
           thread's is refused; a mark-free outside the thread's chunk remembers that chunk for
-          the next; reuse of a released environment without calls.
+          the next; reuse of a released environment without calls; two threads marking the
+          same large block free no longer read its chunk after it went back.
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
@@ -710,7 +711,8 @@ static __inline__ void *sm__allocate_inline(size_t size, sm_status *status)
    so backing memory of any alignment can be looked up. Each entry also names the chunk's
    environment: sm_env_free of any pointer finds its chunk there in O(1), without a lock, and
    never reads a chunk of another environment, which that environment's threads may be giving
-   back at the same moment.
+   back at the same moment. An entry of a chunk with one block says so, and such a chunk is
+   read only under the lock: a racing mark-free of its block may give it back.
 
    Mark-free. A block of the calling thread's own chunk: set its freed bit; if it was the last
    block, move the top back over it (rollback; without SM_RECYCLE also over the marked-free
