@@ -761,6 +761,19 @@ static void racer(void *p)
     }
 }
 
+/* Marks a->block free here while the racer does the same; this thread's status (a->status
+   holds the racer's). */
+static sm_status race_free(race_arg *a)
+{
+    sm_status mine;
+    __atomic_store_n(&a->done, 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&a->go, 1, __ATOMIC_SEQ_CST);   /* visible before this thread goes on */
+    mine = sm_env_free(a->env, a->block);
+    while (!__atomic_load_n(&a->done, __ATOMIC_ACQUIRE))
+        ;
+    return mine;
+}
+
 TEST(racing_double_free)
 {
     race_arg a;
@@ -777,11 +790,7 @@ TEST(racing_double_free)
         REQUIRE(sm_env_allocate(a.env, 16, NULL) != NULL);
         a.block = sm_env_allocate(a.env, 16, NULL);
         REQUIRE(a.block != NULL);
-        __atomic_store_n(&a.done, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&a.go, 1, __ATOMIC_SEQ_CST);   /* visible before this thread goes on */
-        mine = sm_env_free(a.env, a.block);
-        while (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE))
-            ;
+        mine = race_free(&a);
         both += mine == SM_OK && a.status == SM_OK;
         neither += mine != SM_OK && a.status != SM_OK;
         next = sm_env_allocate(a.env, 16, NULL);   /* where the block was, if it rolled back */
@@ -815,11 +824,7 @@ TEST(racing_double_free_of_large_block)
         sm_status mine;
         a.block = sm_env_allocate(a.env, (size_t)256 << 10, NULL);
         REQUIRE(a.block != NULL);
-        __atomic_store_n(&a.done, 0, __ATOMIC_RELAXED);
-        __atomic_store_n(&a.go, 1, __ATOMIC_SEQ_CST);
-        mine = sm_env_free(a.env, a.block);
-        while (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE))
-            ;
+        mine = race_free(&a);
         both += mine == SM_OK && a.status == SM_OK;
         neither += mine != SM_OK && a.status != SM_OK;
     }
