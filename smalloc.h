@@ -3352,15 +3352,12 @@ static SM__INLINE sm_status sm__top_to(sm__cursor *c, size_t i, size_t w)
     return sm__top_back(c, i);
 }
 
-/* The rest of sm__free_last: block i is marked free like any other when a later block starts
-   in the words after its own, up to the top; else it is the last, to roll back, over itself
-   alone when the block below (in an earlier word) is live with no padding between. */
+/* The rest of sm__free_last, for its chunk's last block i: rolled back over itself alone when
+   the block below (in an earlier word) is live with no padding between, else as far down as
+   sm__rollback goes. */
 static SM__NOINLINE sm_status sm__free_end(sm_env *env, sm__cursor *c, size_t i)
 {
-    size_t below;
-    if (sm__starts_after(c, i / SM__WBITS))
-        return sm__mark_free(c, i);
-    below = sm__prev_bit(c->starts, 0, i);
+    size_t below = sm__prev_bit(c->starts, 0, i);
     if (below != SM__NONE && sm__prev_bit(c->freed, below, i + 1) == SM__NONE)
         return sm__top_to(c, i, SM__LOAD(&c->starts[i / SM__WBITS]));
     if (sm__mark_free(c, i) != SM_OK)
@@ -3372,18 +3369,18 @@ static SM__NOINLINE sm_status sm__free_end(sm_env *env, sm__cursor *c, size_t i)
 /* Block i of the cursor's chunk, in an environment without flags, when no later block starts
    in its bitmap word (sm__free_mine). With none in the words after it either, it is the last
    block, to roll back: over this block alone (sm__top_to) when the block below it starts in
-   the same word and is live, with no padding between. Anything else: sm__free_end. */
+   the same word and is live, with no padding between; else sm__free_end. */
 static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
 {
-    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS);
-    size_t w = SM__LOAD(&c->starts[k]), below = w & (bit - 1);
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), w, below;
+    if ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN > (k + 1) * SM__WBITS && sm__starts_after(c, k))
+        return sm__mark_free(c, i);
+    w = SM__LOAD(&c->starts[k]);
+    below = w & (bit - 1);
     /* below: the starts under block i in its word; no freed bit from the highest of them (the
        block below) up to i itself */
-    if (SM__LIKELY(below && !((SM__LOAD(&c->freed[k]) & ((bit << 1) - 1)) >> sm__msb(below)))) {
-        if ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN > (k + 1) * SM__WBITS && sm__starts_after(c, k))
-            return sm__mark_free(c, i);
+    if (SM__LIKELY(below && !((SM__LOAD(&c->freed[k]) & ((bit << 1) - 1)) >> sm__msb(below))))
         return sm__top_to(c, i, w);
-    }
     return sm__free_end(env, c, i);
 }
 
