@@ -1302,7 +1302,8 @@ typedef struct sm__cursor {
     void *remote;                 /* and those other threads marked free in its chunks (atomic) */
     void *raw;                    /* what the backing allocator returned for it (not solo) */
     sm__chunk *freed_in;          /* the normal chunk of its thread's latest mark-free outside its
-                                     own: the next in there skips the page map (reset clears it) */
+                                     own: the next in there skips the page map (reset and
+                                     destroy clear it) */
 } sm__cursor;
 
 /* A slot of the handle table. Pages of slots are never freed, so a thread attached to a
