@@ -311,7 +311,7 @@ CONTENTS
    With gcc or clang on 64-bit x86 and Arm ELF targets (Linux, the BSDs), sm_env_allocate and
    sm_allocate are also macros whose common case runs inline in the caller: for an environment
    without flags whose calling thread's cursor has room, a compare with a thread-local word,
-   the fit test, the start bit and the new top (about 20 instructions, none a call); anything
+   the fit test, the start bit and the new top (about 25 instructions, none a call); anything
    else calls the function. The macros read the first fields of the environment, of the
    cursor and of a handle slot, and the exported thread-local sm__fast_tls (initial-exec), so
    all files of a program must include the same smalloc.h. (sm_env_allocate)(...), or a pointer
