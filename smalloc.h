@@ -1323,7 +1323,8 @@ struct sm__thread;
    threads' calls do not wait for that line. The inline fast path relies on solo_fast and
    SM__SOLO_AT (checked below). */
 struct sm_env {
-    const void *solo_fast;        /* the thread that owns `solo`, if the fast path may use it */
+    const void *solo_fast;        /* the thread that owns `solo`, if the fast path may use it
+                                     (SM__ME_RECYCLING: SM_RECYCLE's direct path) */
     uintptr_t handle;             /* (generation << SM__IDX_BITS ^ sm__handle_key) | (slot index + 1) */
     unsigned flags;               /* SM_TRACK | SM_POISON | SM_RECYCLE */
     int cached;                   /* uses malloc, and with it the process-wide chunk cache */
@@ -1426,6 +1427,10 @@ static sm__cursor sm__blocked;    /* no chunk, no room: never written */
    the owner of a cursor nobody owns. */
 #define SM__ME     ((const void *)sm__fast_tls.thread)
 #define SM__NOBODY ((const void *)&sm__blocked)
+/* What an environment with SM_RECYCLE alone has in solo_fast when the calling thread owns its
+   solo cursor: the thread's identity with its low bit set, which no thread has, so that the
+   inline fast path passes it by and sm_env_allocate and sm_env_free tell it with one compare. */
+#define SM__ME_RECYCLING ((const void *)((uintptr_t)sm__fast_tls.thread | 1))
 static size_t sm__exits;          /* threads with a record that have exited so far (atomic) */
 static sm__thread *sm__self(void);
 
@@ -2391,7 +2396,9 @@ static int sm__cursor_orphaned(const sm__cursor *c)
 /* The calling thread owns env's solo cursor now: the fast paths may use it. */
 static void sm__solo_owned(sm_env *env)
 {
-    SM__STORE(&env->solo_fast, !env->flags ? SM__ME : SM__NOBODY);
+    SM__STORE(&env->solo_fast, !env->flags                 ? SM__ME
+                               : env->flags == SM_RECYCLE ? SM__ME_RECYCLING
+                                                          : SM__NOBODY);
 }
 
 /* A cursor of a thread that has exited, taken over by the calling thread with its chunk and
@@ -4170,7 +4177,7 @@ static void *sm__recycle_take(sm_env *env, size_t size)
    to sm__recycle_allocate and sm__recycle_free. */
 static int sm__recycling_solo(const sm_env *env)
 {
-    return env->flags == SM_RECYCLE && SM__LOAD(&env->solo.thread) == SM__ME;
+    return SM__LOAD(&env->solo_fast) == SM__ME_RECYCLING;
 }
 
 /* sm__env_allocate past its checks and SM_RECYCLE's lists. */
