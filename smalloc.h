@@ -3325,7 +3325,7 @@ static SM__INLINE int sm__starts_after(const sm__cursor *c, size_t k)
 }
 
 /* Marks block i of the cursor's chunk free, as any thread would: a later block starts. */
-static sm_status sm__mark_free(sm__cursor *c, size_t i)
+static SM__INLINE sm_status sm__mark_free(sm__cursor *c, size_t i)
 {
     size_t bit = (size_t)1 << (i % SM__WBITS);
     return (sm__fetch_or(&c->freed[i / SM__WBITS], bit) & bit) ? SM_INVALID_ARG : SM_OK;
@@ -3512,6 +3512,15 @@ static SM__NOINLINE sm_status sm__free_slow(sm_env *env, uintptr_t p)
     return st;
 }
 
+/* The normal chunk of the last mark-free outside its own chunk by the thread of cursor mine
+   (NULL: a thread without one) if it holds p, else NULL: normal chunks stay until env's reset,
+   which clears freed_in, so that a run of mark-frees in one chunk looks up the page map once. */
+static SM__INLINE sm__chunk *sm__remembered(const sm__cursor *mine, uintptr_t p)
+{
+    sm__chunk *ch = mine ? mine->freed_in : NULL;
+    return ch && p - (uintptr_t)ch->payload < (uintptr_t)(ch->limit - ch->payload) ? ch : NULL;
+}
+
 /* A block outside the calling thread's current chunk, or one whose cursor that thread has not
    looked up. No lock for environments without flags. The thread announces itself in the
    chunk's `inflight` count, then checks the block against the chunk's top and start bits, then
@@ -3529,14 +3538,11 @@ static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm
 static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uintptr_t p)
 {
     unsigned flags = env->flags;
-    sm__chunk *ch = mine ? mine->freed_in : NULL;
+    sm__chunk *ch;
     sm__cursor *c;
     if (!p)
         return SM_OK;
-    /* the normal chunk of this thread's last mark-free here: those stay until env's reset,
-       which clears freed_in, so that a run of mark-frees in one chunk looks up the page map
-       once (never set with SM_TRACK, whose mark-frees all take sm__free_slow) */
-    if (!ch || p - (uintptr_t)ch->payload >= (uintptr_t)(ch->limit - ch->payload)) {
+    if ((ch = sm__remembered(mine, p)) == NULL) {   /* never remembered with SM_TRACK, whose mark-frees all take sm__free_slow */
         ch = sm__chunk_of(env, p);
         if (!ch)
             return SM_INVALID_ARG;
@@ -3594,10 +3600,8 @@ static SM__INLINE sm_status sm__free_mine(sm_env *env, sm__cursor *c, sm__cursor
     here = SM__LOAD(&c->starts[i / SM__WBITS]) >> (i % SM__WBITS);   /* bit 0: block i */
     if (off % SM__GRAIN || !(here & 1))
         return SM_INVALID_ARG;
-    if (SM__LIKELY(here > 1)) {
-        size_t bit = (size_t)1 << (i % SM__WBITS);
-        return (sm__fetch_or(&c->freed[i / SM__WBITS], bit) & bit) ? SM_INVALID_ARG : SM_OK;
-    }
+    if (SM__LIKELY(here > 1))
+        return sm__mark_free(c, i);
     return sm__free_last(env, c, i);
 }
 
@@ -4290,12 +4294,9 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
 static SM__NOINLINE sm_status sm__recycle_free(sm_env *env, uintptr_t p)
 {
     sm__cursor *c = &env->solo;
-    sm__chunk *ch = c->freed_in;
-    if (!ch || p - (uintptr_t)ch->payload >= (uintptr_t)(ch->limit - ch->payload)) {
-        ch = sm__chunk_of(env, p);
-        if (ch && ch->starts)
-            c->freed_in = ch;
-    }
+    sm__chunk *ch = sm__remembered(c, p);
+    if (!ch && (ch = sm__chunk_of(env, p)) != NULL && ch->starts)
+        c->freed_in = ch;
     if (ch && ch->starts && SM__LOAD_ACQ(&ch->retired) && SM__LOAD_ACQ(&ch->owner) == c) {
         size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
         if (!sm__claim_bit(ch, p))
