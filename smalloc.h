@@ -3398,18 +3398,24 @@ static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
 }
 
 /* Marks the block at p of a normal chunk free if it is one and live: the check half of the
-   protocol described at sm__free_other, between sm__announce and sm__retract. */
-static SM__INLINE int sm__claim_bit(sm__chunk *ch, uintptr_t p)
+   protocol described at sm__free_other, between sm__announce and sm__retract. top: the
+   chunk's top (sm__chunk_top). */
+static SM__INLINE int sm__claim_below(sm__chunk *ch, uintptr_t p, uintptr_t top)
 {
     size_t off = (size_t)(p - (uintptr_t)ch->payload), i = off / SM__GRAIN, bit;
     if (off % SM__GRAIN)
         return 0;
     bit = (size_t)1 << (i % SM__WBITS);
-    if (p >= sm__chunk_top(ch) || !(SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit) ||
+    if (p >= top || !(SM__LOAD_SC(&ch->starts[i / SM__WBITS]) & bit) ||
         (sm__fetch_or_sc(&ch->freed[i / SM__WBITS], bit) & bit))
         return 0;
     sm__census_stale(ch);
     return 1;
+}
+
+static SM__INLINE int sm__claim_bit(sm__chunk *ch, uintptr_t p)
+{
+    return sm__claim_below(ch, p, sm__chunk_top(ch));
 }
 
 /* Where block i of ch ends, for a thread that has just claimed it from outside, announced with
@@ -4289,19 +4295,35 @@ static sm_status sm__free_in(sm_env *env, sm__cursor *c, void *node)
     return sm__free_other(env, c, (uintptr_t)node);
 }
 
-/* sm__recycling_solo: a block of a retired chunk that the solo cursor bumped goes on its lists
-   as in sm__free_flagged, without the layers before it; anything else takes them. */
+/* sm__recycling_solo: a block of the solo cursor's chunk with a block after it, or of a retired
+   chunk that cursor bumped, goes on its lists as in sm__free_local and sm__free_flagged,
+   without the layers before them; anything else (a last block, which rolls back) takes them.
+   In its own chunk a block's end is known before the claim: only this thread moves the top and
+   sets start bits there, and other threads' freed bits fall on start bits. */
 static SM__NOINLINE sm_status sm__recycle_free(sm_env *env, uintptr_t p)
 {
     sm__cursor *c = &env->solo;
-    sm__chunk *ch = sm__remembered(c, p);
+    sm__chunk *ch;
+    size_t off = (size_t)(p - c->base), top = (size_t)(SM__LOAD(&c->top) - c->base);
+    if (off < top) {
+        size_t i = off / SM__GRAIN, end = sm__block_end(c->chunk, i, top / SM__GRAIN), bit;
+        if (off % SM__GRAIN || end == top / SM__GRAIN)
+            return sm__free_local(env, c, p);
+        bit = (size_t)1 << (i % SM__WBITS);
+        if (!(SM__LOAD(&c->starts[i / SM__WBITS]) & bit) || (sm__fetch_or(&c->freed[i / SM__WBITS], bit) & bit))
+            return SM_INVALID_ARG;
+        sm__bin_push(env, c->bins, c->chunk, i, end - i);
+        return SM_OK;
+    }
+    ch = sm__remembered(c, p);
     if (!ch && (ch = sm__chunk_of(env, p)) != NULL && ch->starts)
         c->freed_in = ch;
     if (ch && ch->starts && SM__LOAD_ACQ(&ch->retired) && SM__LOAD_ACQ(&ch->owner) == c) {
+        uintptr_t used = SM__LOAD_ACQ(&ch->used);   /* a retired chunk's top for good */
         size_t i = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
-        if (!sm__claim_bit(ch, p))
+        if (!sm__claim_below(ch, p, used))
             return SM_INVALID_ARG;
-        sm__bin_push(env, c->bins, ch, i, sm__claimed_end(ch, i) - i);
+        sm__bin_push(env, c->bins, ch, i, sm__block_end(ch, i, (size_t)(used - (uintptr_t)ch->payload) / SM__GRAIN) - i);
         return SM_OK;
     }
     return sm__free_in(env, c, (void *)p);

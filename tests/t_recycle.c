@@ -363,6 +363,47 @@ TEST(recycle_stats_exact)
     CHECK_EQ_SIZE(c.live_bytes, 0);
 }
 
+/* The blocks of the chunk the thread bumps: one with a block after it goes on a list, the last
+   one moves the bump back (it leaves the figures), and neither a repeat nor an address inside
+   a block is taken. */
+TEST(recycle_own_chunk_frees)
+{
+    tc_alloc c;
+    sm_env *env;
+    unsigned char *a, *b, *d, *e;
+    sm_stats s;
+    tc_init(&c);
+    env = make_env(&c, 4096, SM_RECYCLE);
+    REQUIRE(env != NULL);
+    a = (unsigned char *)sm_env_allocate(env, 48, NULL);
+    b = (unsigned char *)sm_env_allocate(env, 40, NULL);
+    REQUIRE(a && b);
+    CHECK_EQ_INT(sm_env_free(env, b), SM_OK);   /* the last block */
+    s = tu_stats(env);
+    CHECK_EQ_SIZE(s.live_blocks, 1);
+    CHECK_EQ_SIZE(s.freed_blocks, 0);
+    CHECK_EQ_INT(sm_env_free(env, b), SM_INVALID_ARG);
+    d = (unsigned char *)sm_env_allocate(env, 100, NULL);   /* no list has it: the bump */
+    CHECK(d == b);
+    REQUIRE(d != NULL);
+    CHECK_EQ_INT(sm_env_free(env, a + TC_GRAIN), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_free(env, a + 1), SM_INVALID_ARG);
+    CHECK_EQ_INT(sm_env_free(env, a), SM_OK);
+    CHECK_EQ_INT(sm_env_free(env, a), SM_INVALID_ARG);
+    s = tu_stats(env);
+    CHECK_EQ_SIZE(s.live_blocks, 1);
+    CHECK_EQ_SIZE(s.live_bytes, usable(100));
+    CHECK_EQ_SIZE(s.freed_blocks, 1);
+    CHECK_EQ_SIZE(s.freed_bytes, usable(48));
+    e = (unsigned char *)sm_env_allocate(env, 48, NULL);   /* a's size: a's block */
+    CHECK(e == a);
+    s = tu_stats(env);
+    CHECK_EQ_SIZE(s.live_blocks, 2);
+    CHECK_EQ_SIZE(s.freed_blocks, 0);
+    CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    CHECK_EQ_SIZE(c.live_bytes, 0);
+}
+
 /* SM_TRACK with SM_RECYCLE: a reused block has its new site and size in the report. */
 TEST(recycle_track_report)
 {
@@ -838,6 +879,7 @@ void suite_recycle(void)
     RUN(recycle_large_classes_bounded);
     RUN(recycle_cuts_larger_block);
     RUN(recycle_stats_exact);
+    RUN(recycle_own_chunk_frees);
     RUN(recycle_track_report);
 #ifndef SMALLOC_NO_THREADS
     RUN(recycle_threads);
