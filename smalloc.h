@@ -3557,8 +3557,8 @@ static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uint
         if (mine)
             mine->freed_in = ch;
     }
-    if (!flags && SM__LOAD_ACQ(&ch->retired))   /* nobody rolls it back */
-        return sm__claim_bit(ch, p) ? SM_OK : SM_INVALID_ARG;
+    if (!flags && SM__LOAD_ACQ(&ch->retired))   /* nobody rolls it back: `used` is its top */
+        return sm__claim_below(ch, p, SM__LOAD_ACQ(&ch->used)) ? SM_OK : SM_INVALID_ARG;
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
