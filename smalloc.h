@@ -4216,9 +4216,10 @@ static SM__NOINLINE void *sm__recycle_allocate_rest(sm_env *env, size_t size, sm
    sm__recycle_take and the general path. */
 static SM__NOINLINE void *sm__recycle_allocate(sm_env *env, size_t size, sm_status *status)
 {
-    size_t n = sm__recycled_size(size) / SM__GRAIN;
+    /* sm__recycled_size in granules, for the sizes of the exact classes (not 0) */
+    size_t n = (size < 2 * sizeof(void *) ? 2 * sizeof(void *) : size + SM__GRAIN - 1) / SM__GRAIN;
     void **bins = env->solo.bins, *p;
-    if (SM__LIKELY(n - 1 < SM__EXACT) && (p = bins[n - 1]) != NULL) {
+    if (SM__LIKELY(size - 1 < SM__EXACT * SM__GRAIN) && (p = bins[n - 1]) != NULL) {
         bins[n - 1] = sm__link_get(env, p, n).next;
         (void)sm__bin_claim(env, p, n);
         sm__show(p, size);
