@@ -3099,11 +3099,15 @@ static int sm__block_at(sm__chunk *ch, uintptr_t p, int inside, sm__where *w)
         return 0;
     g = (size_t)(p - (uintptr_t)ch->payload) / SM__GRAIN;
     topg = (size_t)(top - (uintptr_t)ch->payload) / SM__GRAIN;
-    j = sm__prev_bit(ch->starts, 0, g + 1);
-    if (j == SM__NONE || (!inside && (j != g || (p - (uintptr_t)ch->payload) % SM__GRAIN)))
-        return 0;
-    if (g > j && sm__prev_bit(ch->freed, j + 1, g + 1) != SM__NONE)
-        return 0;   /* alignment padding */
+    if (!inside) {
+        if ((p - (uintptr_t)ch->payload) % SM__GRAIN || !sm__bit(ch->starts, g))
+            return 0;
+        j = g;
+    } else {
+        j = sm__prev_bit(ch->starts, 0, g + 1);
+        if (j == SM__NONE || (g > j && sm__prev_bit(ch->freed, j + 1, g + 1) != SM__NONE))
+            return 0;   /* before the first block, or alignment padding */
+    }
     w->i = j;
     w->end = sm__block_end(ch, j, topg);
     w->start = ch->payload + j * SM__GRAIN;
