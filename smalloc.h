@@ -4386,6 +4386,14 @@ static void *sm__reallocate_unlocked(sm_env *env, sm__cursor *c, sm__chunk *ch, 
             *status = SM_OK;
         return node;
     }
+    if (sm__recycling_solo(env)) {   /* the direct paths of sm_env_allocate and sm_env_free */
+        q = sm__recycle_allocate(env, new_size, status);
+        if (q) {
+            memcpy(q, node, old_size < new_size ? old_size : new_size);
+            (void)sm__recycle_free(env, (uintptr_t)node);
+        }
+        return q;
+    }
     /* SM_RECYCLE alone: through sm__env_allocate, whose solo thread takes from its lists first */
     q = env->flags == SM_RECYCLE ? sm__env_allocate(env, new_size, SM__GRAIN, status, NULL, 0)
                                  : sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
