@@ -4163,8 +4163,9 @@ static void *sm__allocate_in(sm_env *env, sm__cursor *c, size_t size, size_t ali
 
 /* SM_RECYCLE alone, the calling thread owning the solo cursor: a block from its own lists, or
    one bumped while no other thread's mark-frees wait to be taken; NULL leaves the rest
-   (collecting those, the slow path, failures) to sm__allocate_flagged. */
-static void *sm__recycle_take(sm_env *env, size_t size)
+   (collecting those, the slow path, failures) to sm__allocate_flagged. exact_empty: the
+   caller found the exact class of size empty. */
+static void *sm__recycle_take(sm_env *env, size_t size, int exact_empty)
 {
     sm__cursor *c = &env->solo;
     size_t n = sm__recycled_size(size);
@@ -4172,7 +4173,7 @@ static void *sm__recycle_take(sm_env *env, size_t size)
     void *p;
     if (!n)
         return NULL;
-    p = sm__bin_pop(env, c->bins, n / SM__GRAIN);
+    p = exact_empty ? NULL : sm__bin_pop(env, c->bins, n / SM__GRAIN);
     if (p) {
         (void)sm__bin_claim(env, p, n / SM__GRAIN);
     } else if ((p = sm__bin_cut(env, c, c->bins, n / SM__GRAIN)) == NULL) {
@@ -4207,7 +4208,8 @@ static void *sm__env_allocate_cursor(sm_env *env, size_t size, size_t alignment,
 
 static SM__NOINLINE void *sm__recycle_allocate_rest(sm_env *env, size_t size, sm_status *status)
 {
-    void *p = sm__recycle_take(env, size);
+    /* sm__recycle_allocate found an exact class empty */
+    void *p = sm__recycle_take(env, size, size - 1 < SM__EXACT * SM__GRAIN);
     if (!p)
         return sm__env_allocate_cursor(env, size, SM__GRAIN, status, NULL, 0);
     if (status)
@@ -4243,7 +4245,7 @@ static SM__NOINLINE void *sm__env_allocate(sm_env *env, size_t size, size_t alig
             *status = SM_INVALID_ARG;
         return NULL;
     }
-    if (alignment == SM__GRAIN && sm__recycling_solo(env) && (p = sm__recycle_take(env, size)) != NULL) {
+    if (alignment == SM__GRAIN && sm__recycling_solo(env) && (p = sm__recycle_take(env, size, 0)) != NULL) {
         if (status)
             *status = SM_OK;
         return p;
