@@ -3549,30 +3549,53 @@ static SM__INLINE sm__chunk *sm__remembered(const sm__cursor *mine, uintptr_t p)
    (the records) and blocks with a chunk of their own take the lock. */
 static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm__chunk *ch, uintptr_t p);
 
-static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uintptr_t p)
+/* Whether a block of ch is marked free by sm__free_retired: env has no flags and nobody rolls
+   ch back (retired), so its top is `used`. */
+static SM__INLINE int sm__plain_retired(const sm_env *env, const sm__chunk *ch)
 {
-    unsigned flags = env->flags;
-    sm__chunk *ch;
+    return !env->flags && SM__LOAD_ACQ(&ch->retired);
+}
+
+static SM__INLINE sm_status sm__free_retired(sm__chunk *ch, uintptr_t p)
+{
+    return sm__claim_below(ch, p, SM__LOAD_ACQ(&ch->used)) ? SM_OK : SM_INVALID_ARG;
+}
+
+/* sm__free_other once the chunk is known: ch, a normal chunk of env, which has no SM_TRACK. */
+static SM__INLINE sm_status sm__free_in_chunk(sm_env *env, sm__cursor *mine, sm__chunk *ch, uintptr_t p)
+{
     sm__cursor *c;
-    if (!p)
-        return SM_OK;
-    if ((ch = sm__remembered(mine, p)) == NULL) {   /* never remembered with SM_TRACK, whose mark-frees all take sm__free_slow */
-        ch = sm__chunk_of(env, p);
-        if (!ch)
-            return SM_INVALID_ARG;
-        if (!ch->starts || (flags & SM_TRACK))
-            return sm__free_slow(env, p);
-        if (mine)
-            mine->freed_in = ch;
-    }
-    if (!flags && SM__LOAD_ACQ(&ch->retired))   /* nobody rolls it back: `used` is its top */
-        return sm__claim_below(ch, p, SM__LOAD_ACQ(&ch->used)) ? SM_OK : SM_INVALID_ARG;
+    if (sm__plain_retired(env, ch))
+        return sm__free_retired(ch, p);
     c = SM__LOAD_ACQ(&ch->cursor);
     if (c && SM__LOAD(&c->thread) == SM__ME)   /* the chunk this thread bumps: it may roll back */
         return sm__in_cursor(c, p) ? sm__free_local(env, c, p) : SM_INVALID_ARG;
-    if (flags)
+    if (env->flags)
         return sm__free_flagged(env, mine, ch, p);
     return sm__claim(ch, p) ? SM_OK : SM_INVALID_ARG;
+}
+
+/* sm__free_other for a pointer outside the chunk that mine remembers: the page map's chunk. */
+static SM__NOINLINE sm_status sm__free_looked_up(sm_env *env, sm__cursor *mine, uintptr_t p)
+{
+    sm__chunk *ch;
+    if (!p)
+        return SM_OK;
+    ch = sm__chunk_of(env, p);
+    if (!ch)
+        return SM_INVALID_ARG;
+    if (!ch->starts || (env->flags & SM_TRACK))
+        return sm__free_slow(env, p);
+    if (mine)
+        mine->freed_in = ch;
+    return sm__free_in_chunk(env, mine, ch, p);
+}
+
+static SM__NOINLINE sm_status sm__free_other(sm_env *env, sm__cursor *mine, uintptr_t p)
+{
+    /* never remembered with SM_TRACK, whose mark-frees all take sm__free_slow */
+    sm__chunk *ch = sm__remembered(mine, p);
+    return ch ? sm__free_in_chunk(env, mine, ch, p) : sm__free_looked_up(env, mine, p);
 }
 
 /* sm__free_other's part for SM_POISON and SM_RECYCLE. */
@@ -3608,8 +3631,13 @@ static SM__NOINLINE sm_status sm__free_flagged(sm_env *env, sm__cursor *mine, sm
 static SM__INLINE sm_status sm__free_mine(sm_env *env, sm__cursor *c, sm__cursor *mine, uintptr_t p)
 {
     size_t off = (size_t)(p - c->base), i, here;
-    if (off >= (size_t)(SM__LOAD(&c->top) - c->base))
-        return sm__free_other(env, mine, p);
+    if (off >= (size_t)(SM__LOAD(&c->top) - c->base)) {
+        /* a chunk the thread has moved on from, remembered: the most common of the others */
+        sm__chunk *ch = sm__remembered(mine, p);
+        if (!ch)
+            return sm__free_looked_up(env, mine, p);
+        return sm__plain_retired(env, ch) ? sm__free_retired(ch, p) : sm__free_other(env, mine, p);
+    }
     i = off / SM__GRAIN;
     here = SM__LOAD(&c->starts[i / SM__WBITS]) >> (i % SM__WBITS);   /* bit 0: block i */
     if (off % SM__GRAIN || !(here & 1))
