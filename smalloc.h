@@ -3382,15 +3382,12 @@ static SM__NOINLINE sm_status sm__free_end(sm_env *env, sm__cursor *c, size_t i)
     return SM_OK;
 }
 
-/* Block i of the cursor's chunk, in an environment without flags, when no later block starts
-   in its bitmap word (sm__free_mine). With none in the words after it either, it is the last
-   block, to roll back: over this block alone (sm__top_to) when the block below it starts in
-   the same word and is live, with no padding between; else sm__free_end. */
-static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
+/* The last block i of the cursor's chunk, rolled back: over this block alone (sm__top_to) when
+   the block below it starts in the same word and is live, with no padding between; else
+   sm__free_end. */
+static SM__INLINE sm_status sm__free_top(sm_env *env, sm__cursor *c, size_t i)
 {
     size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), w, below;
-    if ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN > (k + 1) * SM__WBITS && sm__starts_after(c, k))
-        return sm__mark_free(c, i);
     w = SM__LOAD(&c->starts[k]);
     below = w & (bit - 1);
     /* below: the starts under block i in its word; no freed bit from the highest of them (the
@@ -3398,6 +3395,22 @@ static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i
     if (SM__LIKELY(below && !((SM__LOAD(&c->freed[k]) & ((bit << 1) - 1)) >> sm__msb(below))))
         return sm__top_to(c, i, w);
     return sm__free_end(env, c, i);
+}
+
+/* sm__free_last for a chunk whose top lies past the word after block i's. */
+static SM__NOINLINE sm_status sm__free_before_far_top(sm_env *env, sm__cursor *c, size_t i)
+{
+    return sm__starts_after(c, i / SM__WBITS) ? sm__mark_free(c, i) : sm__free_top(env, c, i);
+}
+
+/* Block i of the cursor's chunk, in an environment without flags, when no later block starts
+   in its bitmap word (sm__free_mine). With none in the words after it either, it is the last
+   block, to roll back (sm__free_top). */
+static SM__NOINLINE sm_status sm__free_last(sm_env *env, sm__cursor *c, size_t i)
+{
+    if ((size_t)(SM__LOAD(&c->top) - c->base) / SM__GRAIN > (i / SM__WBITS + 1) * SM__WBITS)
+        return sm__free_before_far_top(env, c, i);
+    return sm__free_top(env, c, i);
 }
 
 static int sm__in_cursor(const sm__cursor *c, uintptr_t p)
