@@ -329,7 +329,7 @@ CONTENTS
    instructions with the call), and about twice that when it is the chunk's last block and the
    bump moves back; one elsewhere, the page map's three loads more (about a hundred), except
    that a thread remembers the chunk of its last such mark-free, and the next one in there
-   skips the page map (about seventy: a collector's sweep, a request's temporaries). Blocks
+   skips the page map (about sixty: a collector's sweep, a request's temporaries). Blocks
    with a chunk of their own, and every block of an SM_TRACK environment, are marked free under
    the environment's lock. Rolling the bump back takes no lock: it waits for the mark-frees of
    other threads in progress in that chunk, so that a double free racing with it is refused
