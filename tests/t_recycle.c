@@ -404,6 +404,38 @@ TEST(recycle_own_chunk_frees)
     CHECK_EQ_SIZE(c.live_bytes, 0);
 }
 
+/* sm_free of blocks of a chunk the thread has moved on from, in an environment it enabled: the
+   first finds the chunk in the page map, the second in the chunk the thread remembers; both go
+   on the lists, and the next two allocations of their size take them back. */
+TEST(recycle_sm_free_in_older_chunk)
+{
+    enum { N = 200 };
+    tc_alloc c;
+    sm_config cfg;
+    void *p[N], *q, *r;
+    size_t i;
+    sm_stats s;
+    tc_init(&c);
+    cfg = tc_config(&c, 4096);
+    cfg.flags = SM_RECYCLE;
+    REQUIRE(sm_enable_allocate_with(&cfg) == SM_OK);
+    for (i = 0; i < N; i++) {
+        p[i] = sm_allocate(48, NULL);
+        REQUIRE(p[i] != NULL);
+    }
+    REQUIRE(tu_stats(sm_current_env(NULL)).chunks > 1);   /* p[0] and p[1]: an older chunk */
+    CHECK_EQ_INT(sm_free(p[0]), SM_OK);
+    CHECK_EQ_INT(sm_free(p[1]), SM_OK);
+    CHECK_EQ_INT(sm_free(p[1]), SM_INVALID_ARG);
+    s = tu_stats(sm_current_env(NULL));
+    CHECK_EQ_SIZE(s.freed_blocks, 2);
+    q = sm_allocate(48, NULL);
+    r = sm_allocate(48, NULL);
+    CHECK((q == p[0] && r == p[1]) || (q == p[1] && r == p[0]));
+    CHECK_EQ_INT(sm_disable_allocate(), SM_OK);
+    CHECK_EQ_SIZE(c.live_bytes, 0);
+}
+
 /* SM_TRACK with SM_RECYCLE: a reused block has its new site and size in the report. */
 TEST(recycle_track_report)
 {
@@ -880,6 +912,7 @@ void suite_recycle(void)
     RUN(recycle_cuts_larger_block);
     RUN(recycle_stats_exact);
     RUN(recycle_own_chunk_frees);
+    RUN(recycle_sm_free_in_older_chunk);
     RUN(recycle_track_report);
 #ifndef SMALLOC_NO_THREADS
     RUN(recycle_threads);
