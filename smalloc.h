@@ -3387,9 +3387,8 @@ static SM__NOINLINE sm_status sm__free_end(sm_env *env, sm__cursor *c, size_t i)
    sm__free_end. */
 static SM__INLINE sm_status sm__free_top(sm_env *env, sm__cursor *c, size_t i)
 {
-    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS), w, below;
-    w = SM__LOAD(&c->starts[k]);
-    below = w & (bit - 1);
+    size_t k = i / SM__WBITS, bit = (size_t)1 << (i % SM__WBITS);
+    size_t w = SM__LOAD(&c->starts[k]), below = w & (bit - 1);
     /* below: the starts under block i in its word; no freed bit from the highest of them (the
        block below) up to i itself */
     if (SM__LIKELY(below && !((SM__LOAD(&c->freed[k]) & ((bit << 1) - 1)) >> sm__msb(below))))
@@ -4358,11 +4357,10 @@ static SM__NOINLINE sm_status sm__recycle_free(sm_env *env, uintptr_t p)
     sm__chunk *ch;
     size_t off = (size_t)(p - c->base), top = (size_t)(SM__LOAD(&c->top) - c->base);
     if (off < top) {
-        size_t i = off / SM__GRAIN, end = sm__block_end(c->chunk, i, top / SM__GRAIN), bit;
+        size_t i = off / SM__GRAIN, end = sm__block_end(c->chunk, i, top / SM__GRAIN);
         if (off % SM__GRAIN || end == top / SM__GRAIN)
             return sm__free_local(env, c, p);
-        bit = (size_t)1 << (i % SM__WBITS);
-        if (!(SM__LOAD(&c->starts[i / SM__WBITS]) & bit) || (sm__fetch_or(&c->freed[i / SM__WBITS], bit) & bit))
+        if (!sm__bit(c->starts, i) || sm__mark_free(c, i) != SM_OK)
             return SM_INVALID_ARG;
         sm__bin_push(env, c->bins, c->chunk, i, end - i);
         return SM_OK;
@@ -4419,6 +4417,7 @@ static void *sm__reallocate_unlocked(sm_env *env, sm__cursor *c, sm__chunk *ch, 
 {
     sm__where w;
     void *q;
+    int solo;
     if (!sm__block_at(ch, (uintptr_t)node, 0, &w) || !w.live || old_size > w.size) {
         if (status)
             *status = SM_INVALID_ARG;
@@ -4433,20 +4432,13 @@ static void *sm__reallocate_unlocked(sm_env *env, sm__cursor *c, sm__chunk *ch, 
             *status = SM_OK;
         return node;
     }
-    if (sm__recycling_solo(env)) {   /* the direct paths of sm_env_allocate and sm_env_free */
-        q = sm__recycle_allocate(env, new_size, status);
-        if (q) {
-            memcpy(q, node, old_size < new_size ? old_size : new_size);
-            (void)sm__recycle_free(env, (uintptr_t)node);
-        }
-        return q;
-    }
-    /* SM_RECYCLE alone: through sm__env_allocate, whose solo thread takes from its lists first */
-    q = env->flags == SM_RECYCLE ? sm__env_allocate(env, new_size, SM__GRAIN, status, NULL, 0)
-                                 : sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
+    /* SM_RECYCLE's first thread: the direct paths of its sm_env_allocate and sm_env_free */
+    solo = sm__recycling_solo(env);
+    q = solo ? sm__recycle_allocate(env, new_size, status)
+             : sm__allocate_in(env, c, new_size, SM__GRAIN, status, NULL, 0, cursor);
     if (q) {
         memcpy(q, node, old_size < new_size ? old_size : new_size);
-        (void)sm__free_in(env, *cursor, node);
+        (void)(solo ? sm__recycle_free(env, (uintptr_t)node) : sm__free_in(env, *cursor, node));
     }
     return q;
 }
