@@ -761,6 +761,21 @@ static void racer(void *p)
     }
 }
 
+/* A new environment in a (cfg NULL: defaults), and the racer started on it; 0 if either cannot
+   be had. */
+static int race_begin(race_arg *a, th_thread *t, const sm_config *cfg)
+{
+    memset(a, 0, sizeof *a);
+    a->env = sm_env_create(cfg, NULL);
+    return a->env != NULL && th_thread_start(t, racer, a);
+}
+
+static void race_end(race_arg *a, th_thread *t)
+{
+    __atomic_store_n(&a->go, -1, __ATOMIC_RELEASE);
+    th_thread_join(t);
+}
+
 /* Marks a->block free here while the racer does the same; this thread's status (a->status
    holds the racer's). */
 static sm_status race_free(race_arg *a)
@@ -780,10 +795,7 @@ TEST(racing_double_free)
     th_thread t;
     time_t t0 = time(NULL);
     long i, both = 0, neither = 0, rejected = 0;
-    memset(&a, 0, sizeof a);
-    a.env = sm_env_create(NULL, NULL);
-    REQUIRE(a.env != NULL);
-    REQUIRE(th_thread_start(&t, racer, &a));
+    REQUIRE(race_begin(&a, &t, NULL));
     for (i = 0; i < 300000 && time(NULL) - t0 < 3; i++) {
         sm_status mine;
         void *next;
@@ -797,8 +809,7 @@ TEST(racing_double_free)
         rejected += sm_env_free(a.env, next) != SM_OK;
         CHECK_EQ_INT(sm_env_reset(a.env), SM_OK);
     }
-    __atomic_store_n(&a.go, -1, __ATOMIC_RELEASE);
-    th_thread_join(&t);
+    race_end(&a, &t);
     CHECK_EQ_SIZE((size_t)both, 0);
     CHECK_EQ_SIZE((size_t)neither, 0);
     CHECK_EQ_SIZE((size_t)rejected, 0);
@@ -816,10 +827,7 @@ TEST(racing_double_free_of_large_block)
     time_t t0 = time(NULL);
     long i, both = 0, neither = 0;
     size_t limit = sm_cache_limit(0);
-    memset(&a, 0, sizeof a);
-    a.env = sm_env_create(NULL, NULL);
-    REQUIRE(a.env != NULL);
-    REQUIRE(th_thread_start(&t, racer, &a));
+    REQUIRE(race_begin(&a, &t, NULL));
     for (i = 0; i < 20000 && time(NULL) - t0 < 2; i++) {
         sm_status mine;
         a.block = sm_env_allocate(a.env, (size_t)256 << 10, NULL);
@@ -828,8 +836,7 @@ TEST(racing_double_free_of_large_block)
         both += mine == SM_OK && a.status == SM_OK;
         neither += mine != SM_OK && a.status != SM_OK;
     }
-    __atomic_store_n(&a.go, -1, __ATOMIC_RELEASE);
-    th_thread_join(&t);
+    race_end(&a, &t);
     CHECK_EQ_SIZE((size_t)both, 0);
     CHECK_EQ_SIZE((size_t)neither, 0);
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
@@ -938,12 +945,9 @@ TEST(racing_poison_spares_next_block)
     sm_config cfg;
     time_t t0 = time(NULL);
     long i, spoiled = 0;
-    memset(&a, 0, sizeof a);
     memset(&cfg, 0, sizeof cfg);
     cfg.flags = SM_POISON;
-    a.env = sm_env_create(&cfg, NULL);
-    REQUIRE(a.env != NULL);
-    REQUIRE(th_thread_start(&t, racer, &a));
+    REQUIRE(race_begin(&a, &t, &cfg));
     for (i = 0; i < 300000 && time(NULL) - t0 < 3; i++) {
         unsigned char *last, *next;
         size_t k;
@@ -963,8 +967,7 @@ TEST(racing_poison_spares_next_block)
             spoiled += next[k] != 0x5A;
         CHECK_EQ_INT(sm_env_reset(a.env), SM_OK);
     }
-    __atomic_store_n(&a.go, -1, __ATOMIC_RELEASE);
-    th_thread_join(&t);
+    race_end(&a, &t);
     CHECK_EQ_SIZE((size_t)spoiled, 0);
     CHECK_EQ_INT(sm_env_destroy(a.env), SM_OK);
 }
