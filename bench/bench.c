@@ -20,6 +20,8 @@
                    half of them of the block just allocated), an environment created and
                    destroyed per request;
      req-reset     the same with one environment reset between requests (each peer's equivalent);
+                   both also with smalloc used as the peers without a per-block free are (its
+                   mark-frees skipped: the smnofree row), to show what the mark-frees cost;
      churn         one environment, 20,000 live blocks, then 2,000,000 times: free a random live
                    block, allocate another (smalloc also with SM_RECYCLE);
      shared-1/2    5 times: one environment, 1 or 2 threads allocating 100,000 blocks each in it at
@@ -440,6 +442,17 @@ static int smrec_create(smrec_env *e, int reuse) { (void)reuse; return sm_create
 #define smrec_detach smenv_detach
 #define smrec_alloc smenv_alloc
 #define smrec_free smenv_free
+/* smnofree: smalloc used as an APR pool or an obstack is, without mark-free (the requests
+   workloads only): what the workload's mark-frees cost, beside peers that have none. */
+typedef smenv_env smnofree_env;
+typedef smenv_thr smnofree_thr;
+#define smnofree_create smenv_create
+#define smnofree_destroy smenv_destroy
+#define smnofree_reset smenv_reset
+#define smnofree_attach smenv_attach
+#define smnofree_detach smenv_detach
+#define smnofree_alloc smenv_alloc
+static inline void smnofree_free(smnofree_thr *t, void *p, size_t n, uint32_t s) { (void)t; (void)p; (void)n; (void)s; }
 
 /* --- smalloc, thread-implicit: sm_allocate/sm_free on the calling thread's environment.
    Per request: sm_enable_allocate ... sm_disable_allocate. Reused (RpcSm has no reset): an
@@ -717,6 +730,10 @@ static long minor_faults(void)
 #define AD_SLOTS 0
 #define AD_SHARED 1
 #include "workloads.h"
+#define AD smnofree
+#define AD_SLOTS 0
+#define AD_SHARED 1
+#include "workloads.h"
 #define AD glibc
 #define AD_SLOTS 1
 #define AD_SHARED 1
@@ -745,7 +762,7 @@ static long minor_faults(void)
 /* ---------------------------------------------------------------------------------------- */
 /* The harness. */
 
-enum { A_BUMPF, A_BUMPC, A_SMENV, A_SMIMP, A_SMREC, A_GLIBC, A_MIMAL, A_JEMAL, A_APR, A_TAL,
+enum { A_BUMPF, A_BUMPC, A_SMENV, A_SMIMP, A_SMREC, A_SMNOFREE, A_GLIBC, A_MIMAL, A_JEMAL, A_APR, A_TAL,
        A_OBSTK, NA };
 #define ALL_W ((1u << NW) - 1)
 
@@ -764,6 +781,8 @@ static const adapter adapters[NA] = {
     { "smimp", "**smalloc sm_allocate**", "smalloc sm_allocate", &runs_smimp, ALL_W },
     { "smrec", "**smalloc sm_env_allocate, SM_RECYCLE**", "smalloc SM_RECYCLE", &runs_smrec,
       1u << W_CHURN },
+    { "smnofree", "smalloc sm_env_allocate, no mark-free", "smalloc, no mark-free", &runs_smnofree,
+      1u << W_REQ_DESTROY | 1u << W_REQ_RESET },
     { "glibc", "glibc malloc/free", "glibc malloc", &runs_glibc, ALL_W },
     { "mimal", "mimalloc heap", "mimalloc heap", &runs_mimal, ALL_W },
     { "jemal", "jemalloc arena", "jemalloc arena", &runs_jemal, ALL_W },
