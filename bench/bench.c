@@ -1319,6 +1319,7 @@ static void print_legend(void)
 "| smalloc sm_env_allocate | sm_env_create, sm_env_destroy | sm_env_free (mark-free) | sm_env_reset | thread-safe |\n"
 "| smalloc sm_allocate | sm_enable_allocate, sm_disable_allocate | sm_free | sm_env_reset of an environment made current with sm_set_thread_handle | workers attach with sm_set_thread_handle |\n"
 "| smalloc SM_RECYCLE | sm_env_create with SM_RECYCLE (n/a if refused) | sm_env_free | — | — |\n"
+"| smalloc, no mark-free (requests only) | sm_env_create, sm_env_destroy | no-op: the workload's frees are skipped | sm_env_reset | — |\n"
 "| glibc malloc/free | a list of the blocks (slot array); free of each at destroy | free | free of each block | thread-safe; a list per thread |\n"
 "| mimalloc heap | mi_heap_new, mi_heap_destroy | mi_free | mi_heap_destroy + mi_heap_new (no reset) | n/a: a heap belongs to one thread |\n"
 "| jemalloc arena | arenas.create, arena.<i>.destroy; mallocx/sdallocx with an explicit tcache per thread | sdallocx | arena.<i>.reset | thread-safe; a tcache per thread |\n"
