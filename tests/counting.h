@@ -55,8 +55,8 @@ extern int    tb_fail_all;     /* refuse every call while nonzero */
 extern size_t tb_refused;      /* calls refused */
 extern void (*tb_hook)(void);  /* called at the start of every tb_realloc and tb_free call, if set */
 extern long   tb_live;         /* blocks held: realloc(NULL, n) minus free(p), except the nodes of
-                                  smalloc's page map (32 KiB and more, never freed: they are made
-                                  as new address ranges come into use, not leaked) */
+                                  smalloc's page map (32 KiB and more when made, never freed: they
+                                  are made as new address ranges come into use, not leaked) */
 void *tb_realloc(void *p, size_t n);
 void  tb_free(void *p);
 
@@ -203,12 +203,14 @@ void *tb_realloc(void *p, size_t n)
         TB_INC(&tb_refused);
         return NULL;
     }
-    /* a header keeps the size, for tb_free to tell page-map nodes apart */
+    /* a header says whether the block is counted in tb_live (not a page-map node), as decided
+       when it was made: a counted array may grow past the nodes' size */
+    size_t counted = p ? *(size_t *)(void *)((char *)p - TB_HEAD) : n < TB_MAP_NODE;
     q = realloc(p ? (char *)p - TB_HEAD : NULL, n + TB_HEAD);
     if (!q)
         return NULL;
-    *(size_t *)q = n;
-    if (!p && n < TB_MAP_NODE)
+    *(size_t *)q = counted;
+    if (!p && counted)
         TB_INC(&tb_live);
     return (char *)q + TB_HEAD;
 }
@@ -220,7 +222,7 @@ void tb_free(void *p)
     /* page-map nodes are freed only when another thread installed its node first */
     if (!p)
         return;
-    if (*(size_t *)(void *)((char *)p - TB_HEAD) < TB_MAP_NODE)
+    if (*(size_t *)(void *)((char *)p - TB_HEAD))
         TB_ADD(&tb_live, -1);
     free((char *)p - TB_HEAD);
 }

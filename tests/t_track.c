@@ -867,6 +867,32 @@ TEST(track_bookkeeping_failure_at_every_call)
     }
 }
 
+/* The records of 2,000 blocks in one chunk, an array that grows past 32 KiB, go back with the
+   chunk (larger than what a thread keeps of an environment): the bookkeeping count returns. */
+TEST(track_large_records_returned)
+{
+    sm_config cfg;
+    long live = 0;
+    int round, i;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.flags = SM_TRACK;
+    cfg.chunk_size = (size_t)1 << 20;
+    for (round = 0; round < 2; round++) {   /* the first warms what the thread keeps */
+        sm_env *env;
+        if (round == 1)
+            live = tb_live;
+        env = sm_env_create(&cfg, NULL);
+        CHECK(env != NULL);
+        if (!env)
+            return;
+        for (i = 0; i < 2000; i++)
+            CHECK(sm_env_allocate_at(env, 16, NULL, __FILE__, __LINE__) != NULL);
+        CHECK_EQ_SIZE(tu_stats(env).chunks, 1);
+        CHECK_EQ_INT(sm_env_destroy(env), SM_OK);
+    }
+    CHECK_EQ_INT(tb_live, live);
+}
+
 #ifndef SMALLOC_NO_THREADS
 
 /* --- thread exit ---------------------------------------------------------------------------- */
@@ -989,6 +1015,7 @@ void suite_track(void)
     RUN(report_at_destroy_without_memory);
     RUN(track_backing_failure_at_every_call);
     RUN(track_bookkeeping_failure_at_every_call);
+    RUN(track_large_records_returned);
 #ifndef SMALLOC_NO_THREADS
     RUN(report_at_thread_exit);
     RUN(report_several_threads);
