@@ -371,6 +371,11 @@ CONTENTS
    environment made again and again stays warm too: that figure follows each larger release at
    once and loses an eighth at each smaller one, so it falls back after a few dozen releases
    of smaller environments, and the cache gives back what is above it as releases come.
+   A chunk remembers the thread that bumped it last, and of the smallest chunks that fit, a
+   thread takes its own if there is one: the threads of a shared environment made again and
+   again then write over memory their own processors' caches may still hold
+   (measured: with two threads, each in an environment of its own made again per round, 2.7
+   ns per allocation instead of 7.5 to 9; 2.8 alone).
    At most 256 pieces are kept. sm_cache_limit(bytes) bounds the whole at run time (0 turns the
    cache off), and sm_cache_trim(keep) gives the rest back to free and returns how many bytes it
    gave. Environments with their own backing allocator never use the cache.
@@ -394,7 +399,8 @@ CONTENTS
           thread's is refused; a mark-free outside the thread's chunk remembers that chunk for
           the next; reuse of a released environment without calls; two threads marking the
           same large block free no longer read its chunk after it went back; SM_RECYCLE's
-          first thread marks free and reallocates in fewer steps.
+          first thread marks free and reallocates in fewer steps; a thread takes from the
+          chunk cache the chunks it used last.
    0.2.0  SM_TRACK with sm_env_report and report at destroy, SM_POISON (ASan, Valgrind,
           pattern), SM_RECYCLE, sm_env_describe, sm_env_reallocate and sm_reallocate, the
           process-wide chunk cache and sm_cache_trim.
@@ -1285,6 +1291,7 @@ typedef struct sm__chunk {
                                      its bitmaps (atomic, see sm__census_stale) */
     size_t census[4];             /* live blocks and bytes, marked-free blocks and bytes; lock */
     int single_freed;
+    unsigned bumped_by;           /* SM__TAG of that cursor's thread, for the chunk cache */
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
     size_t nsites;                /* nsites of them in use; the bumping thread appends */
     sm__site site;                /* SM_TRACK, single chunk: its block */
@@ -1435,6 +1442,9 @@ static sm__cursor sm__blocked;    /* no chunk, no room: never written */
    solo cursor: the thread's identity with its low bit set, which no thread has, so that the
    inline fast path passes it by and sm_env_allocate and sm_env_free tell it with one compare. */
 #define SM__ME_RECYCLING ((const void *)((uintptr_t)sm__fast_tls.thread | 1))
+/* A thread's identity in a word that fits where pointers leave room (the chunk cache's
+   preference: two threads may share one, which costs nothing but the preference). */
+#define SM__TAG(thread) ((unsigned)((uintptr_t)(thread) / sizeof(void *)))
 static size_t sm__exits;          /* threads with a record that have exited so far (atomic) */
 static sm__thread *sm__self(void);
 
@@ -1990,9 +2000,12 @@ static SM__INLINE sm__chunk *sm__chunk_of_locked(const sm_env *env, uintptr_t a)
 /* Memory that environments using malloc have released (chunks, the environments themselves,
    cursors), kept for the next ones: a program that creates an environment per request then
    stops calling malloc and faulting in fresh pages. Sorted by size, under sm__cache_mutex;
-   never on an allocation's fast path. */
-typedef struct sm__spare { void *p; size_t size; } sm__spare;
+   never on an allocation's fast path. Each block names the thread that used it last: of blocks
+   as small, a taker prefers its own, whose lines its processor's caches may still hold, to
+   writing over lines another processor holds. */
+typedef struct sm__spare { void *p; size_t size; unsigned user; } sm__spare;
 #define SM__CACHE_ENTRIES 256
+#define SM__CACHE_AFFINITY 8   /* the blocks of one size a taker looks at for one of its own */
 static sm__spare *sm__cache;      /* stb_ds array */
 static size_t sm__cache_bytes;
 static size_t sm__cache_max = SIZE_MAX;   /* sm_cache_limit */
@@ -2051,14 +2064,21 @@ static size_t sm__cache_lower(size_t size)
     return lo;
 }
 
-/* The smallest cached block of min..max bytes, its size in *got; NULL if there is none. */
+/* The smallest cached block of min..max bytes, its size in *got; NULL if there is none. Of
+   blocks as small, the calling thread's own if it is among the first SM__CACHE_AFFINITY. */
 static void *sm__cache_take(size_t min, size_t max, size_t *got)
 {
     void *p = NULL;
-    size_t i;
+    size_t i, k, n;
     sm__cache_lock();
     i = sm__cache_lower(min);
-    if (i < stbds_arrlenu(sm__cache) && sm__cache[i].size <= max) {
+    n = stbds_arrlenu(sm__cache);
+    for (k = i; k < n && k < i + SM__CACHE_AFFINITY && sm__cache[k].size == sm__cache[i].size; k++)
+        if (sm__cache[k].user == SM__TAG(SM__ME)) {
+            i = k;
+            break;
+        }
+    if (i < n && sm__cache[i].size <= max) {
         p = sm__cache[i].p;
         *got = sm__cache[i].size;
         sm__cache_bytes -= *got;
@@ -2070,8 +2090,9 @@ static void *sm__cache_take(size_t min, size_t max, size_t *got)
     return p;
 }
 
-/* Keeps p if the cache has room for it; 0 if the caller must free it. */
-static int sm__cache_put(void *p, size_t size)
+/* Keeps p, which thread `user` used last, if the cache has room for it; 0 if the caller must
+   free it. */
+static int sm__cache_put(void *p, size_t size, unsigned user)
 {
     int kept = 0;
     void *grown;
@@ -2083,6 +2104,7 @@ static int sm__cache_put(void *p, size_t size)
         sm__spare e;
         e.p = p;
         e.size = size;
+        e.user = user;
         sm__cache = (sm__spare *)grown;
         i = sm__cache_lower(size);
         n = stbds_arrlenu(sm__cache);
@@ -2152,12 +2174,12 @@ static void sm__peak(sm_env *env)
         env->backing_peak = now;
 }
 
-/* Gives back memory sm__obtain returned. No lock of env may be held: the backing free is a
-   callback. */
-static void sm__release(sm_env *env, void *p, size_t size)
+/* Gives back memory sm__obtain returned, which thread `user` used last. No lock of env may be
+   held: the backing free is a callback. */
+static void sm__release(sm_env *env, void *p, size_t size, unsigned user)
 {
     (void)SM__FETCH_ADD(&env->backing_bytes, (size_t)0 - size);
-    if (!env->cached || !sm__cache_put(p, size))
+    if (!env->cached || !sm__cache_put(p, size, user))
         env->free(env->context, p, size);
 }
 
@@ -2178,11 +2200,12 @@ static sm__chunk *sm__chunk_make(sm_env *env, unsigned char *base, size_t size, 
     ch->env = env;
     ch->base = base;
     ch->size = size;
+    ch->bumped_by = SM__TAG(SM__ME);
     ch->payload = (unsigned char *)ch + offset;
     ch->limit = ch->payload + span;
     ch->used = (uintptr_t)ch->payload;
     if (!sm__map_enter(ch, single ? (uintptr_t)ch->payload + 1 : (uintptr_t)base + size, single)) {
-        sm__release(env, base, size);
+        sm__release(env, base, size, SM__TAG(SM__ME));
         return NULL;
     }
     return ch;
@@ -2228,7 +2251,7 @@ static void sm__chunk_unmap(sm_env *env, sm__chunk *ch)
 
 static void sm__chunk_give_back(sm_env *env, sm__chunk *ch)
 {
-    sm__release(env, ch->base, ch->size);
+    sm__release(env, ch->base, ch->size, ch->bumped_by);
 }
 
 static void sm__chunk_dispose(sm_env *env, sm__chunk *ch)
@@ -2448,6 +2471,7 @@ static void sm__cursor_install(sm__cursor *c, sm__chunk *ch)
     }
     SM__STORE_REL(&ch->cursor, c);
     SM__STORE_REL(&ch->owner, c);
+    ch->bumped_by = SM__TAG(c->thread);
     SM__STORE_REL(&c->chunk, ch);
     c->base = (uintptr_t)ch->payload;
     c->end = (uintptr_t)ch->limit;
@@ -2847,7 +2871,7 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
     if (!sm__reserve(env->cursors, sizeof *env->cursors, 1, &grown)) {
         if (raw) {
             sm__env_unlock(env);
-            sm__release(env, raw, got);
+            sm__release(env, raw, got, SM__TAG(SM__ME));
             sm__env_lock(env);
         }
         return NULL;
@@ -2879,13 +2903,14 @@ static sm__cursor *sm__cursor_new(sm_env *env, const char *file, int line)
 
 static void sm__cursor_delete(sm_env *env, sm__cursor *c)
 {
+    unsigned thread = SM__TAG(c->thread);
     sm__thread_drop(c->thread);
     if (c == &env->solo) {
         SM__STORE(&env->solo_fast, SM__NOBODY);
         SM__STORE(&c->thread, SM__NOBODY);
         return;
     }
-    sm__release(env, c->raw, sm__cursor_bytes(env));
+    sm__release(env, c->raw, sm__cursor_bytes(env), thread);
 }
 
 /* The slow path of every allocation: finds or makes the calling thread's cursor, then bumps
@@ -4053,7 +4078,7 @@ static void sm__env_free(sm_env *env)
     /* read before the memory goes to the cache, whose tools then see it as undefined */
     self_base = env->self_base;
     self_size = env->self_size;
-    if (!env->cached || !sm__cache_put(self_base, self_size))
+    if (!env->cached || !sm__cache_put(self_base, self_size, SM__TAG(SM__ME)))
         release(context, self_base, self_size);
 }
 

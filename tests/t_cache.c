@@ -297,6 +297,75 @@ TEST(cache_threads)
     (void)sm_cache_trim(0);
     CHECK_EQ_SIZE(sm_cache_trim(0), 0);
 }
+
+/* Two threads, each with an environment whose one chunk (1 MiB, more than a thread keeps) goes
+   to the cache at destroy, the second thread's last: each thread's next environment gets its
+   own chunk back, whose lines its processor may still hold, not the one put last. */
+typedef struct affinity_arg {
+    th_barrier *step;
+    void *first, *again;   /* the first block of its environment, then of the next one */
+    int bad;
+} affinity_arg;
+
+static sm_env *affinity_env(void **first)
+{
+    sm_config cfg;
+    sm_env *env;
+    memset(&cfg, 0, sizeof cfg);
+    cfg.chunk_size = (size_t)1 << 20;
+    env = sm_env_create(&cfg, NULL);
+    *first = env ? sm_env_allocate(env, 64, NULL) : NULL;
+    return env;
+}
+
+static void affinity_second(void *arg)
+{
+    affinity_arg *a = (affinity_arg *)arg;
+    sm_env *env = affinity_env(&a->first);
+    a->bad += !env || !a->first;
+    th_barrier_wait(a->step);          /* both hold their chunk */
+    th_barrier_wait(a->step);          /* the first thread's went to the cache */
+    a->bad += sm_env_destroy(env) != SM_OK;
+    th_barrier_wait(a->step);          /* this one's went after it */
+    th_barrier_wait(a->step);          /* the first thread took one */
+    env = affinity_env(&a->again);
+    a->bad += !env || !a->again;
+    th_barrier_wait(a->step);
+    a->bad += env && sm_env_destroy(env) != SM_OK;
+}
+
+TEST(cache_chunk_returns_to_its_thread)
+{
+    th_barrier step;
+    th_thread t;
+    affinity_arg a;
+    void *first = NULL, *again = NULL;
+    sm_env *env;
+    (void)sm_cache_trim(0);
+    th_barrier_init(&step, 2);
+    a.step = &step;
+    a.first = a.again = NULL;
+    a.bad = 0;
+    REQUIRE(th_thread_start(&t, affinity_second, &a));
+    env = affinity_env(&first);
+    CHECK(env != NULL && first != NULL);
+    th_barrier_wait(&step);
+    CHECK(env && sm_env_destroy(env) == SM_OK);
+    th_barrier_wait(&step);
+    th_barrier_wait(&step);
+    env = affinity_env(&again);
+    CHECK(env != NULL && again != NULL);
+    th_barrier_wait(&step);
+    th_barrier_wait(&step);
+    th_thread_join(&t);
+    th_barrier_destroy(&step);
+    CHECK_EQ_INT(a.bad, 0);
+    CHECK(first != a.first);
+    CHECK(again == first);     /* its own chunk, though the other thread's went to the cache last */
+    CHECK(a.again == a.first);
+    CHECK(env && sm_env_destroy(env) == SM_OK);
+    (void)sm_cache_trim(0);
+}
 #endif
 
 /* A large block of a destroyed environment is no block of the one created next, which reuses
@@ -398,5 +467,6 @@ void suite_cache(void)
 #endif
 #ifndef SMALLOC_NO_THREADS
     RUN(cache_threads);
+    RUN(cache_chunk_returns_to_its_thread);
 #endif
 }
