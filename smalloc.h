@@ -372,10 +372,9 @@ CONTENTS
    once and loses an eighth at each smaller one, so it falls back after a few dozen releases
    of smaller environments, and the cache gives back what is above it as releases come.
    A chunk remembers the thread that bumped it last, and of the smallest chunks that fit, a
-   thread takes its own if there is one: the threads of a shared environment made again and
-   again then write over memory their own processors' caches may still hold
-   (measured: with two threads, each in an environment of its own made again per round, 2.7
-   ns per allocation instead of 7.5 to 9; 2.8 alone).
+   thread takes its own if there is one: threads whose environments are made again and again
+   then write over memory their own processors' caches may still hold, not over another's
+   (two threads doing so at once ran three times slower each than one alone without it).
    At most 256 pieces are kept. sm_cache_limit(bytes) bounds the whole at run time (0 turns the
    cache off), and sm_cache_trim(keep) gives the rest back to free and returns how many bytes it
    gave. Environments with their own backing allocator never use the cache.
@@ -1291,7 +1290,7 @@ typedef struct sm__chunk {
                                      its bitmaps (atomic, see sm__census_stale) */
     size_t census[4];             /* live blocks and bytes, marked-free blocks and bytes; lock */
     int single_freed;
-    unsigned bumped_by;           /* SM__TAG of that cursor's thread, for the chunk cache */
+    unsigned bumped_by;           /* SM__TAG of the thread that bumped it last (chunk cache) */
     sm__site *sites;              /* SM_TRACK, normal chunk: stb_ds array in address order, */
     size_t nsites;                /* nsites of them in use; the bumping thread appends */
     sm__site site;                /* SM_TRACK, single chunk: its block */
@@ -1442,8 +1441,9 @@ static sm__cursor sm__blocked;    /* no chunk, no room: never written */
    solo cursor: the thread's identity with its low bit set, which no thread has, so that the
    inline fast path passes it by and sm_env_allocate and sm_env_free tell it with one compare. */
 #define SM__ME_RECYCLING ((const void *)((uintptr_t)sm__fast_tls.thread | 1))
-/* A thread's identity in a word that fits where pointers leave room (the chunk cache's
-   preference: two threads may share one, which costs nothing but the preference). */
+/* A thread's identity as an unsigned, which fits in the padding of a chunk's header: the chunk
+   cache prefers a thread's own memory by it, and two threads that share one only share that
+   preference. */
 #define SM__TAG(thread) ((unsigned)((uintptr_t)(thread) / sizeof(void *)))
 static size_t sm__exits;          /* threads with a record that have exited so far (atomic) */
 static sm__thread *sm__self(void);
